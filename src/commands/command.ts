@@ -1,0 +1,35 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+/** One subcommand of the `vmm-stats` CLI. */
+export interface Command {
+  name: string;
+  summary: string;
+  /** Full help text, printed by `--help`. */
+  usage: string;
+  run(argv: string[]): Promise<number>;
+}
+
+/** An operator's mistake on the command line: printed with the usage hint, exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** parseArgs in strict mode, with its errors turned into UsageError. */
+export function parseCommandLine<O extends Options>(argv: string[], options: O, allowPositionals = false) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+/** A whole number within [min, max], or a UsageError naming the flag. */
+export function parseInteger(flag: string, text: string | undefined, min: number, max: number): number {
+  const value = Number(text);
+  if (text === undefined || text.trim() === '' || !Number.isInteger(value) || value < min || value > max) {
+    throw new UsageError(`${flag} takes a whole number from ${min} to ${max}, not ${JSON.stringify(text)}`);
+  }
+  return value;
+}

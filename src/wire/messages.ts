@@ -1,0 +1,127 @@
+// The messages of the albatross wire protocol, version 2 (WV2), as typed values.
+// Layouts: PROTOCOL.md in the shared material; the seed's vmm_wire.ml is normative.
+// Conventions: u64 fields are bigint (exact); ints and u32 are numbers; a VM name is its list of labels.
+
+/** A VM's full name as labels: `foo.bar.baz` is `['foo', 'bar', 'baz']`. */
+export type VmName = string[];
+
+export interface Header {
+  tag: number;
+  version: number;
+  id: bigint;
+  /** Bytes after the 20-byte header. */
+  length: number;
+}
+
+export interface Timeval {
+  sec: bigint;
+  usec: number;
+}
+
+export interface Rusage {
+  utime: Timeval;
+  stime: Timeval;
+  maxrss: bigint;
+  ixrss: bigint;
+  idrss: bigint;
+  isrss: bigint;
+  minflt: bigint;
+  majflt: bigint;
+  nswap: bigint;
+  inblock: bigint;
+  outblock: bigint;
+  msgsnd: bigint;
+  msgrcv: bigint;
+  nsignals: bigint;
+  nvcsw: bigint;
+  nivcsw: bigint;
+}
+
+/** One network interface's counters. On a VM's tap, "input" is traffic from the VM to the host. */
+export interface IfData {
+  name: string;
+  flags: number;
+  send_length: number;
+  max_send_length: number;
+  send_drops: number;
+  mtu: number;
+  baudrate: bigint;
+  input_packets: bigint;
+  input_errors: bigint;
+  output_packets: bigint;
+  output_errors: bigint;
+  collisions: bigint;
+  input_bytes: bigint;
+  output_bytes: bigint;
+  input_mcast: bigint;
+  output_mcast: bigint;
+  input_dropped: bigint;
+  output_dropped: bigint;
+}
+
+/** A hypervisor counter: its description and value. */
+export type VmmCounter = [description: string, value: bigint];
+
+export interface Stats {
+  rusage: Rusage;
+  vmm: VmmCounter[];
+  ifdata: IfData[];
+}
+
+/** A point in time as the seed's Ptime: days since the epoch and picoseconds within the day. */
+export interface Ptime {
+  d: number;
+  ps: bigint;
+}
+
+export type LogEvent =
+  | { type: 'startup' }
+  | { type: 'login'; ip: string; port: number }
+  | { type: 'logout'; ip: string; port: number }
+  | { type: 'vm_start'; pid: number; block: string | null; taps: string[] }
+  | { type: 'vm_stop'; pid: number; status: 'exit' | 'signal' | 'stop'; code: number };
+
+export interface VmConfig {
+  cpuid: number;
+  /** Requested memory in MB. */
+  memory: number;
+  block: string | null;
+  network: string[];
+  /** 0 hvt-amd64, 1 hvt-arm64, 2 hvt-amd64-compressed. */
+  vmtype: number;
+  image: Uint8Array;
+  argv: string[] | null;
+}
+
+export interface VmInfo {
+  name: VmName;
+  memory: number;
+  cmd: string;
+  pid: number;
+  taps: string[];
+}
+
+export type Message =
+  | { kind: 'success'; id: bigint; tag: number; msg: string | null }
+  | { kind: 'fail'; id: bigint; msg: string | null }
+  | { kind: 'console.add'; id: bigint; name: VmName }
+  | { kind: 'console.attach'; id: bigint; name: VmName }
+  | { kind: 'console.data'; id: bigint; name: VmName; ts: Ptime; msg: string }
+  | { kind: 'stats.add'; id: bigint; name: VmName; pid: number; taps: string[] }
+  | { kind: 'stats.remove'; id: bigint; name: VmName }
+  | { kind: 'stats.subscribe'; id: bigint; name: VmName }
+  | { kind: 'stats.data'; id: bigint; name: VmName; stats: Stats }
+  | { kind: 'log.log'; id: bigint; name: VmName; ts: Ptime; event: LogEvent }
+  | { kind: 'log.subscribe'; id: bigint; name: VmName }
+  | { kind: 'vm.create'; id: bigint; name: VmName; config: VmConfig }
+  | { kind: 'vm.destroy'; id: bigint; name: VmName }
+  | { kind: 'vm.info'; id: bigint; name: VmName }
+  | { kind: 'vm.info_reply'; id: bigint; vms: VmInfo[] };
+
+export type MessageKind = Message['kind'];
+
+/** A decoded frame: the header as read, and the message it carries. */
+export interface Frame {
+  header: Header;
+  message: Message;
+}
