@@ -39,6 +39,9 @@ struct ProcessUsage {
 constexpr size_t kProcessUsageFields = sizeof(ProcessUsage) / sizeof(uint64_t);
 
 int SampleProcess(pid_t pid, ProcessUsage* out);
+// Many pids in one call, so that a platform can batch its kernel requests: fills out[i] and errors[i]
+// (0 or an errno) for each pid. A platform with nothing to batch answers it with a loop of SampleProcess.
+void SampleProcesses(const pid_t* pids, size_t count, ProcessUsage* out, int* errors);
 
 // The seed's ifdata record without its name, in its field order.
 struct InterfaceCounters {

@@ -1,4 +1,9 @@
 import type { Command } from './command.js';
+import { addCommand, removeCommand } from './client-commands.js';
+import { daemonCommand } from './daemon.js';
+import { watchCommand } from './watch.js';
+import { topCommand } from './top.js';
+import { wireCommand } from './wire.js';
 
 /** Every subcommand, in the order `vmm-stats --help` lists them. */
-export const commands: Command[] = [];
+export const commands: Command[] = [daemonCommand, addCommand, removeCommand, watchCommand, topCommand, wireCommand];

@@ -125,3 +125,6 @@ export interface Frame {
   header: Header;
   message: Message;
 }
+
+/** A message before an id is given to it (distributes over the union, so each kind keeps its fields). */
+export type Unsent<M extends Message = Message> = M extends unknown ? Omit<M, 'id'> : never;

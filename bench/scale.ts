@@ -1,0 +1,130 @@
+// vmm-stats at scale, against process-exporter and node_exporter on the same processes and taps.
+//   npm run bench:scale -- --vms N [--seconds S] [--json] [--profile]      (as root; --help for more)
+// Progress goes to stderr; the table (or with --json one JSON line) to stdout.
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, release, tmpdir } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { join } from 'node:path';
+import { Cleanup } from './scale/cleanup.js';
+import { createFleet, MARKER, sweepLeftovers } from './scale/fleet.js';
+import { buildFloor, startFloor } from './scale/floor.js';
+import { runPhase, type Targets } from './scale/measure.js';
+import { parseOptions, usage, type Options } from './scale/options.js';
+import { formatProfile, summariseProfile } from './scale/profile.js';
+import { formatSummary, summarise, type Phases, type RunInfo } from './scale/report.js';
+import { startDaemon, startNodeExporter, startProcessExporter } from './scale/services.js';
+import { Subscriber } from './scale/subscriber.js';
+
+const TAPS_PER_VM = 2;
+
+const log = (line: string) => process.stderr.write(`bench:scale: ${line}\n`);
+const sleep = (seconds: number) => new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+
+function machine(): Record<string, string> {
+  const cpu = /^model name\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown';
+  const memory = /^MemTotal:\s*(\d+) kB$/m.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1];
+  const version = (command: string) => execFileSync(command, ['--version'], { encoding: 'utf8' }).match(/version (\S+)/)?.[1] ?? '?';
+  return {
+    cpus: `${availableParallelism()} x ${cpu}`,
+    memory: `${(Number(memory) / 2 ** 20).toFixed(1)} GiB`,
+    kernel: release(),
+    node: process.version,
+    'process-exporter': version('prometheus-process-exporter'),
+    'node-exporter': version('prometheus-node-exporter'),
+  };
+}
+
+function slowTickLines(logPath: string): number {
+  return readFileSync(logPath, 'utf8').split('\n').filter((line) => line.includes('slow tick')).length;
+}
+
+async function run(options: Options, cleanup: Cleanup): Promise<void> {
+  const swept = await sweepLeftovers();
+  if (swept.length > 0) log(`leftovers of an earlier run: ${swept.join(', ')}`);
+  const dir = mkdtempSync(join(tmpdir(), `${MARKER}-`));
+  cleanup.defer('removing the temporary directory', () => rmSync(dir, { recursive: true, force: true }));
+  const floorProgram = buildFloor(dir);
+
+  log(`creating ${options.vms} VM stand-ins and ${options.vms * TAPS_PER_VM} taps`);
+  const fleet = await createFleet(options.vms, cleanup);
+  const daemon = await startDaemon(dir, options.profile, cleanup);
+  const peers = [await startProcessExporter(dir, cleanup), await startNodeExporter(dir, cleanup)];
+  const subscriber = await Subscriber.connect(daemon.socketPath);
+  cleanup.defer('closing the subscription', () => subscriber.close());
+  const registerSeconds = await subscriber.register(fleet);
+  await subscriber.subscribeAll();
+  log(`registered ${options.vms} VMs in ${registerSeconds.toFixed(2)} s; warming up for ${options.warmupSeconds} s`);
+  await sleep(options.warmupSeconds);
+
+  const origin = performance.now();
+  const targets: Targets = { daemon, peers, dataFrames: () => subscriber.dataFrames, origin };
+  const phaseSeconds = Math.floor(options.seconds / 3);
+  log(`phase 1/3, ${phaseSeconds} s: subscribed, no scrapes; the C floor samples the same pids and taps meanwhile`);
+  const floorDone = startFloor(floorProgram, fleet, phaseSeconds - 1);
+  const subscribed = await runPhase({ name: 'subscribed', seconds: phaseSeconds, scrape: false }, targets);
+  const floor = await floorDone;
+  log(`phase 2/3, ${phaseSeconds} s: subscribed, every exporter scraped once a second`);
+  const scraped = await runPhase({ name: 'scraped', seconds: phaseSeconds, scrape: true }, targets);
+  await subscriber.close();
+  log(`phase 3/3, ${phaseSeconds} s: scraped only`);
+  const prometheusOnly = await runPhase({ name: 'prometheus-only', seconds: phaseSeconds, scrape: true }, targets);
+  const phases: Phases = { subscribed, scraped, prometheusOnly };
+
+  await daemon.stop();
+  const info: RunInfo = {
+    vms: options.vms,
+    tapsPerVm: TAPS_PER_VM,
+    phaseSeconds,
+    registerSeconds,
+    slowTickLines: slowTickLines(daemon.logPath),
+    machine: machine(),
+    command: `npm run bench:scale -- ${process.argv.slice(2).join(' ')}`,
+  };
+  const summary = summarise(info, floor, phases);
+  const profile = daemon.profileDir === undefined ? undefined : summariseProfile(daemon.profileDir);
+  if (profile !== undefined) {
+    // Out of the temporary directory, which the cleanup removes.
+    const kept = join(tmpdir(), `vmm-stats-scale-${options.vms}.cpuprofile`);
+    copyFileSync(profile.path, kept);
+    profile.path = kept;
+  }
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify({ ...summary, profile })}\n`);
+  } else {
+    process.stdout.write(`${formatSummary(summary)}\n`);
+    if (profile !== undefined) process.stdout.write(`\n${formatProfile(profile)}\n`);
+  }
+}
+
+async function main(): Promise<number> {
+  let options: Options | 'help';
+  try {
+    options = parseOptions(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`bench:scale: ${(err as Error).message}\n${usage}\n`);
+    return 2;
+  }
+  if (options === 'help') {
+    process.stdout.write(`${usage}\n`);
+    return 0;
+  }
+  if (process.getuid?.() !== 0) {
+    process.stderr.write('bench:scale: needs root (taps need CAP_NET_ADMIN, taskstats needs it too)\n');
+    return 1;
+  }
+  const cleanup = new Cleanup();
+  cleanup.onSignals(log);
+  try {
+    await run(options, cleanup);
+    return 0;
+  } catch (err) {
+    process.stderr.write(`bench:scale: ${(err as Error).stack ?? String(err)}\n`);
+    return 1;
+  } finally {
+    log('cleaning up');
+    await cleanup.run();
+  }
+}
+
+process.exitCode = await main();

@@ -1,0 +1,39 @@
+// Undoing the harness's setup, in reverse order, whether the run ends, fails or is interrupted.
+
+type Step = { what: string; undo: () => void | Promise<void> };
+
+export class Cleanup {
+  readonly #steps: Step[] = [];
+  #running: Promise<void> | undefined;
+
+  /** Registers what undoes a step just taken; steps are undone last first. */
+  defer(what: string, undo: () => void | Promise<void>): void {
+    this.#steps.push({ what, undo });
+  }
+
+  /** Undoes every step once, even when some fail; a second call waits for the first. */
+  run(): Promise<void> {
+    this.#running ??= this.#undoAll();
+    return this.#running;
+  }
+
+  /** On SIGINT or SIGTERM: clean up, then exit with the signal's conventional status. */
+  onSignals(log: (line: string) => void): void {
+    const handle = (signal: NodeJS.Signals, status: number) => {
+      log(`${signal}: cleaning up`);
+      void this.run().finally(() => process.exit(status));
+    };
+    process.once('SIGINT', () => handle('SIGINT', 130));
+    process.once('SIGTERM', () => handle('SIGTERM', 143));
+  }
+
+  async #undoAll(): Promise<void> {
+    for (let step = this.#steps.pop(); step !== undefined; step = this.#steps.pop()) {
+      try {
+        await step.undo();
+      } catch (err) {
+        process.stderr.write(`bench:scale: cleanup: ${step.what} failed: ${(err as Error).message}\n`);
+      }
+    }
+  }
+}

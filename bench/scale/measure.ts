@@ -1,0 +1,95 @@
+// The measurement itself: phases of a fixed length, with a once-a-second loop that samples the daemon's
+// memory and, when the phase scrapes, scrapes our endpoint and the two peers one after the other (never
+// at once, so that on two cores one scrape's CPU does not show up as another's latency).
+import { performance } from 'node:perf_hooks';
+import { cpuDelta, readCpuTimes, readRssBytes, type CpuTimes } from './procfs.js';
+import type { Scrape } from './scrape.js';
+import type { DaemonService, Service } from './services.js';
+
+export interface PhaseSpec {
+  name: string;
+  seconds: number;
+  scrape: boolean;
+}
+
+export interface TickTotals {
+  ticks: number;
+  /** Sum of the ticks' wall times, as the daemon measures them (sampling, without publishing). */
+  seconds: number;
+}
+
+export interface PhaseResult {
+  spec: PhaseSpec;
+  wallSeconds: number;
+  /** CPU used during the phase, by service name. */
+  cpu: Record<string, CpuTimes>;
+  /** The daemon's ticks during the phase, from its self-metrics. */
+  ticks: TickTotals;
+  /** Every scrape of the phase, by service name. */
+  scrapes: Record<string, Scrape[]>;
+  /** The daemon's RSS each second: seconds since the run's start, bytes. */
+  rss: [number, number][];
+  dataFrames: number;
+}
+
+export interface Targets {
+  daemon: DaemonService;
+  /** Scraped in this order, after the daemon; their CPU is followed in every phase. */
+  peers: Service[];
+  /** Data frames received so far. */
+  dataFrames(): number;
+  /** performance.now() at the run's start, for the RSS series' time axis. */
+  origin: number;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+
+/** The tick summary's _count and _sum in the daemon's own exposition. */
+export async function readTickTotals(daemon: Service): Promise<TickTotals> {
+  const text = await daemon.scraper.text();
+  const read = (suffix: string) => {
+    const match = new RegExp(`^vmm_stats_collector_tick_duration_seconds_${suffix} (\\S+)$`, 'm').exec(text);
+    if (match === null) throw new Error(`the daemon's /metrics has no tick_duration_seconds_${suffix}`);
+    return Number(match[1]);
+  };
+  return { ticks: read('count'), seconds: read('sum') };
+}
+
+function cpuOfAll(targets: Targets): Record<string, CpuTimes> {
+  const all = [targets.daemon, ...targets.peers];
+  return Object.fromEntries(all.map((service) => [service.name, readCpuTimes(service.pid)]));
+}
+
+export async function runPhase(spec: PhaseSpec, targets: Targets): Promise<PhaseResult> {
+  const scraped = [targets.daemon, ...targets.peers];
+  const scrapes: Record<string, Scrape[]> = Object.fromEntries(scraped.map((s) => [s.name, []]));
+  const rss: [number, number][] = [];
+  // The self-metrics are read outside the CPU window, so that these two renders are not counted.
+  const ticksBefore = await readTickTotals(targets.daemon);
+  const framesBefore = targets.dataFrames();
+  const cpuBefore = cpuOfAll(targets);
+  const start = performance.now();
+  const end = start + spec.seconds * 1000;
+  for (let slot = 0; start + slot * 1000 < end; ) {
+    await sleep(start + slot * 1000 - performance.now());
+    rss.push([(performance.now() - targets.origin) / 1000, readRssBytes(targets.daemon.pid)]);
+    if (spec.scrape) for (const service of scraped) scrapes[service.name]!.push(await service.scraper.scrape());
+    // A second whose scrapes overran skips the slots it missed rather than scraping back to back.
+    slot = Math.max(slot + 1, Math.ceil((performance.now() - start) / 1000));
+  }
+  await sleep(end - performance.now());
+  const cpuAfter = cpuOfAll(targets);
+  const wallSeconds = (performance.now() - start) / 1000;
+  const framesAfter = targets.dataFrames();
+  const ticksAfter = await readTickTotals(targets.daemon);
+  const cpu = Object.fromEntries(Object.keys(cpuAfter).map((name) => [name, cpuDelta(cpuBefore[name]!, cpuAfter[name]!)]));
+  return {
+    spec,
+    wallSeconds,
+    cpu,
+    ticks: { ticks: ticksAfter.ticks - ticksBefore.ticks, seconds: ticksAfter.seconds - ticksBefore.seconds },
+    scrapes,
+    rss,
+    dataFrames: framesAfter - framesBefore,
+  };
+}

@@ -1,0 +1,58 @@
+// The harness's command line.
+import { parseArgs } from 'node:util';
+
+export interface Options {
+  vms: number;
+  /** The measured time, split into three equal phases. */
+  seconds: number;
+  /** Ticks let pass after registration before measuring (JIT, first allocations). */
+  warmupSeconds: number;
+  json: boolean;
+  profile: boolean;
+}
+
+export const usage = `usage: npm run bench:scale -- [--vms N] [--seconds S] [--warmup S] [--json] [--profile]
+
+As root: N idle processes standing in for VMs, two taps each, registered with a vmm-stats daemon
+(interval 1 s, /metrics on loopback) and with process-exporter and node_exporter (netdev only); then
+three phases of S/3 seconds each: subscribed to every VM; subscribed and scraped once a second;
+scraped once a second only. Reports the daemon's CPU per tick and per scrape against the C floor and the
+peers, its RSS, and the scrape latencies. Cleans up (processes, taps) even when interrupted.
+
+  --vms N       VMs (default 100)
+  --seconds S   measured seconds, at least 15 (default 120)
+  --warmup S    seconds between registration and measuring (default 5)
+  --json        one JSON line on stdout instead of the table
+  --profile     run the daemon under node --cpu-prof and summarise where its time went`;
+
+function positiveInteger(flag: string, text: string, min: number): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min) throw new Error(`${flag} takes a whole number from ${min}, not '${text}'`);
+  return value;
+}
+
+export function parseOptions(argv: string[]): Options | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      vms: { type: 'string', default: '100' },
+      seconds: { type: 'string', default: '120' },
+      warmup: { type: 'string', default: '5' },
+      json: { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) return 'help';
+  const vms = positiveInteger('--vms', values.vms, 1);
+  // Tap names are MARKER, the index and a letter: 15 characters (IFNAMSIZ - 1) allow 7 digits.
+  if (vms > 9_999_999) throw new Error('--vms: at most 9999999');
+  return {
+    vms,
+    seconds: positiveInteger('--seconds', values.seconds, 15),
+    warmupSeconds: positiveInteger('--warmup', values.warmup, 0),
+    json: values.json,
+    profile: values.profile,
+  };
+}

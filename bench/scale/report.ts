@@ -1,0 +1,212 @@
+// From the phases' raw figures to the report: the derived figures, the goals, a table and a JSON line.
+import type { PhaseResult } from './measure.js';
+import { median, quantile, slope } from './statistics.js';
+
+export interface FloorResult {
+  /** What the floor program is and does, for the table. */
+  label: string;
+  ticks: number;
+  cpuSecondsPerTick: number;
+  wallSecondsPerTick: number;
+}
+
+export interface RunInfo {
+  vms: number;
+  tapsPerVm: number;
+  phaseSeconds: number;
+  registerSeconds: number;
+  slowTickLines: number;
+  machine: Record<string, string>;
+  command: string;
+}
+
+/** The phases the harness runs, by name. */
+export interface Phases {
+  /** Subscribed to every VM, no scrapes: the tick with encoding and sending. */
+  subscribed: PhaseResult;
+  /** Subscribed and scraped every second: the difference is what a scrape costs. */
+  scraped: PhaseResult;
+  /** Scraped every second, nobody subscribed: what serving Prometheus costs, tick included. */
+  prometheusOnly: PhaseResult;
+}
+
+interface ScrapeFigures {
+  scrapes: number;
+  cpuMsPerScrape: number;
+  latencyMedianMs: number;
+  latencyP99Ms: number;
+  bytesMedian: number;
+  encoding: string;
+}
+
+export interface Summary {
+  run: RunInfo;
+  floor: { label: string; ticks: number; cpuMsPerTick: number; cpuUsPerVm: number; wallMsPerTick: number };
+  tick: {
+    ticks: number;
+    cpuMsPerTick: number;
+    cpuUsPerVm: number;
+    userShare: number;
+    samplingWallMsPerTick: number;
+    dataFramesPerTick: number;
+    timesFloor: number;
+  };
+  ours: { scrapeOnly: ScrapeFigures; withTick: ScrapeFigures };
+  peers: Record<string, ScrapeFigures>;
+  peersCpuMsPerScrape: number;
+  oursOverPeers: number;
+  rss: { startMB: number; endMB: number; maxMB: number; slopeKBPerMin: number };
+  goals: { goal: string; value: string; met: boolean }[];
+}
+
+const DAEMON = 'vmm-stats';
+const ms = (seconds: number) => seconds * 1000;
+
+function scrapeFigures(phases: PhaseResult[], service: string, cpuMsPerScrape: number): ScrapeFigures {
+  const scrapes = phases.flatMap((phase) => phase.scrapes[service] ?? []);
+  return {
+    scrapes: scrapes.length,
+    cpuMsPerScrape,
+    latencyMedianMs: ms(median(scrapes.map((s) => s.seconds))),
+    latencyP99Ms: ms(quantile(scrapes.map((s) => s.seconds), 0.99)),
+    bytesMedian: median(scrapes.map((s) => s.bytes)),
+    encoding: scrapes[0]?.encoding ?? 'none',
+  };
+}
+
+function scrapeCount(phases: PhaseResult[], service: string): number {
+  return phases.reduce((sum, phase) => sum + (phase.scrapes[service]?.length ?? 0), 0);
+}
+
+/** CPU per scrape of a peer: neither peer works between scrapes, so all of its CPU is the scrapes'. */
+function peerCpuMsPerScrape(phases: PhaseResult[], service: string): number {
+  const cpu = phases.reduce((sum, phase) => sum + phase.cpu[service]!.runSeconds, 0);
+  return ms(cpu) / scrapeCount(phases, service);
+}
+
+function rssFigures(phases: PhaseResult[]): Summary['rss'] {
+  const series = phases.flatMap((phase) => phase.rss);
+  const mb = (bytes: number) => bytes / 2 ** 20;
+  return {
+    startMB: mb(series[0]![1]),
+    endMB: mb(series[series.length - 1]![1]),
+    maxMB: mb(Math.max(...series.map(([, bytes]) => bytes))),
+    slopeKBPerMin: (slope(series) * 60) / 1024,
+  };
+}
+
+export function summarise(run: RunInfo, floor: FloorResult, phases: Phases): Summary {
+  const { subscribed, scraped, prometheusOnly } = phases;
+  const scrapedPhases = [scraped, prometheusOnly];
+  const tickCpu = subscribed.cpu[DAEMON]!;
+  const cpuSecondsPerTick = tickCpu.runSeconds / subscribed.ticks.ticks;
+  const tick = {
+    ticks: subscribed.ticks.ticks,
+    cpuMsPerTick: ms(cpuSecondsPerTick),
+    cpuUsPerVm: (cpuSecondsPerTick * 1e6) / run.vms,
+    userShare: tickCpu.userSeconds / (tickCpu.userSeconds + tickCpu.systemSeconds),
+    samplingWallMsPerTick: ms(subscribed.ticks.seconds / subscribed.ticks.ticks),
+    dataFramesPerTick: subscribed.dataFrames / subscribed.ticks.ticks,
+    timesFloor: cpuSecondsPerTick / floor.cpuSecondsPerTick,
+  };
+  // A scrape's own cost: the scraped phase's CPU less what its ticks cost in the phase without scrapes.
+  const scrapeOnlyCpu = (scraped.cpu[DAEMON]!.runSeconds - cpuSecondsPerTick * scraped.ticks.ticks)
+    / scrapeCount([scraped], DAEMON);
+  const withTickCpu = prometheusOnly.cpu[DAEMON]!.runSeconds / scrapeCount([prometheusOnly], DAEMON);
+  const peerNames = Object.keys(scraped.cpu).filter((name) => name !== DAEMON);
+  const peers = Object.fromEntries(
+    peerNames.map((name) => [name, scrapeFigures(scrapedPhases, name, peerCpuMsPerScrape(scrapedPhases, name))]),
+  );
+  const peersCpuMsPerScrape = peerNames.reduce((sum, name) => sum + peers[name]!.cpuMsPerScrape, 0);
+  const ours = {
+    scrapeOnly: scrapeFigures([scraped], DAEMON, ms(scrapeOnlyCpu)),
+    withTick: scrapeFigures([prometheusOnly], DAEMON, ms(withTickCpu)),
+  };
+  const oursOverPeers = ours.withTick.cpuMsPerScrape / peersCpuMsPerScrape;
+  const rss = rssFigures([subscribed, scraped, prometheusOnly]);
+  const summary = {
+    run,
+    floor: {
+      label: floor.label,
+      ticks: floor.ticks,
+      cpuMsPerTick: ms(floor.cpuSecondsPerTick),
+      cpuUsPerVm: (floor.cpuSecondsPerTick * 1e6) / run.vms,
+      wallMsPerTick: ms(floor.wallSecondsPerTick),
+    },
+    tick,
+    ours,
+    peers,
+    peersCpuMsPerScrape,
+    oursOverPeers,
+    rss,
+    goals: [] as Summary['goals'],
+  };
+  summary.goals = goals(summary);
+  return summary;
+}
+
+function goals(s: Omit<Summary, 'goals'>): Summary['goals'] {
+  // "Flat": less than 1 MB of growth over an hour at the measured rate.
+  const flatKBPerMin = 1024 / 60;
+  return [
+    { goal: 'tick CPU within 1.5x of the C floor', value: `${s.tick.timesFloor.toFixed(2)}x`, met: s.tick.timesFloor <= 1.5 },
+    { goal: 'scrape + its tick <= 1/4 of process-exporter + node_exporter CPU', value: `${s.oursOverPeers.toFixed(3)}`, met: s.oursOverPeers <= 0.25 },
+    { goal: 'daemon RSS < 100 MB', value: `max ${s.rss.maxMB.toFixed(1)} MB`, met: s.rss.maxMB < 100 },
+    { goal: 'daemon RSS flat (< 1 MB/hour)', value: `${s.rss.slopeKBPerMin.toFixed(1)} KB/min`, met: Math.abs(s.rss.slopeKBPerMin) < flatKBPerMin },
+  ];
+}
+
+const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
+
+function row(cells: string[], widths: number[]): string {
+  return cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((_, i) => Math.max(...[header, ...rows].map((cells) => cells[i]!.length)));
+  return [row(header, widths), ...rows.map((cells) => row(cells, widths))].join('\n');
+}
+
+function scrapeRow(name: string, f: ScrapeFigures): string[] {
+  return [name, fixed(f.cpuMsPerScrape, 2), fixed(f.latencyMedianMs, 1), fixed(f.latencyP99Ms, 1),
+    `${Math.round(f.bytesMedian)} (${f.encoding})`, String(f.scrapes)];
+}
+
+export function formatSummary(s: Summary): string {
+  const { run } = s;
+  const ticks = table(
+    ['per tick (interval 1 s)', 'CPU ms/tick', 'CPU µs/VM', 'wall ms/tick', 'ticks'],
+    [
+      [s.floor.label, fixed(s.floor.cpuMsPerTick, 3), fixed(s.floor.cpuUsPerVm, 2), fixed(s.floor.wallMsPerTick, 3), String(s.floor.ticks)],
+      ['vmm-stats tick: sample + encode + send Data', fixed(s.tick.cpuMsPerTick, 3), fixed(s.tick.cpuUsPerVm, 2),
+        `${fixed(s.tick.samplingWallMsPerTick, 3)} (sampling)`, String(s.tick.ticks)],
+    ],
+  );
+  const peerRows = Object.entries(s.peers).map(([name, f]) => scrapeRow(name, f));
+  const scrapes = table(
+    ['per scrape (1/s)', 'CPU ms', 'latency p50 ms', 'p99 ms', 'bytes', 'scrapes'],
+    [
+      scrapeRow('vmm-stats /metrics (the scrape alone)', s.ours.scrapeOnly),
+      scrapeRow('vmm-stats /metrics + the tick feeding it', s.ours.withTick),
+      ...peerRows,
+    ],
+  );
+  const goalLines = s.goals.map((g) => `  [${g.met ? 'met' : 'MISSED'}] ${g.goal}: ${g.value}`);
+  return [
+    `vmm-stats scale bench: ${run.vms} VMs x ${run.tapsPerVm} taps, three phases of ${run.phaseSeconds} s`,
+    `registration of ${run.vms} VMs (pipelined Adds): ${fixed(run.registerSeconds, 2)} s; slow ticks logged: ${run.slowTickLines}`,
+    `tick data frames per tick: ${fixed(s.tick.dataFramesPerTick, 1)}; user share of the tick's CPU: ${fixed(s.tick.userShare * 100, 0)}%`,
+    '',
+    ticks,
+    `  tick / floor: ${fixed(s.tick.timesFloor, 2)}x`,
+    '',
+    scrapes,
+    `  peers together: ${fixed(s.peersCpuMsPerScrape, 2)} ms CPU per scrape; ours (scrape + tick) / peers: ${fixed(s.oursOverPeers, 3)}`,
+    '',
+    `daemon RSS: start ${fixed(s.rss.startMB, 1)} MB, end ${fixed(s.rss.endMB, 1)} MB, max ${fixed(s.rss.maxMB, 1)} MB, `
+      + `slope ${fixed(s.rss.slopeKBPerMin, 1)} KB/min`,
+    '',
+    'goals:',
+    ...goalLines,
+  ].join('\n');
+}

@@ -1,0 +1,129 @@
+import type { Socket } from 'node:net';
+import type { Logger } from '../log.js';
+import { FrameReader, WireError } from '../wire/index.js';
+import type { VmName } from '../wire/messages.js';
+
+export interface ConnectionLimits {
+  maxFrameSize: number;
+  /**
+   * Bytes of Data frames a subscriber may have waiting before the oldest are dropped. Replies are never
+   * dropped; a peer that sends requests but does not read its replies is paused instead.
+   */
+  maxQueuedBytes: number;
+}
+
+/** What the daemon does with what a connection sends. */
+export interface ConnectionHandlers {
+  /** A whole frame, header included, its header already checked. */
+  frame(connection: Connection, frame: Buffer): void;
+  /** A header that cannot be read: the stream cannot be resynchronised, so the connection must close. */
+  unreadableHeader(connection: Connection, error: WireError): void;
+}
+
+/**
+ * One client of the Stats channel: reads frames off the socket, keeps its subscriptions, and owns its
+ * outgoing queue so that a subscriber that does not read costs bounded memory and delays nobody else.
+ */
+export class Connection {
+  readonly subscriptions: VmName[] = [];
+  readonly #socket: Socket;
+  readonly #reader: FrameReader;
+  readonly #limits: ConnectionLimits;
+  readonly #logger: Logger;
+  /** Data frames not yet handed to the socket, oldest first. */
+  readonly #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  #droppedFrames = 0;
+  #closing = false;
+
+  constructor(socket: Socket, limits: ConnectionLimits, logger: Logger, handlers: ConnectionHandlers) {
+    this.#socket = socket;
+    this.#limits = limits;
+    this.#logger = logger;
+    this.#reader = new FrameReader({ maxFrameSize: limits.maxFrameSize });
+    socket.on('data', (chunk: Buffer) => this.#receive(chunk, handlers));
+    socket.on('drain', () => this.#flushPending());
+    socket.on('error', (err) => this.#logger.debug({ err }, 'connection error'));
+  }
+
+  get droppedFrames(): number {
+    return this.#droppedFrames;
+  }
+
+  /** Bytes of Data frames waiting in this connection's own queue (the socket's buffer aside). */
+  get queuedBytes(): number {
+    return this.#pendingBytes;
+  }
+
+  get closed(): boolean {
+    return this.#closing || this.#socket.destroyed;
+  }
+
+  /** A reply: always sent. If the peer does not read them, stop reading its requests until it does. */
+  reply(frame: Buffer): void {
+    if (this.closed) return;
+    if (!this.#socket.write(frame)) {
+      this.#socket.pause();
+      this.#socket.once('drain', () => this.#socket.resume());
+    }
+  }
+
+  /** A reply after which the stream cannot go on: send it, then close. */
+  replyAndClose(frame: Buffer): void {
+    if (this.closed) return;
+    this.#closing = true;
+    this.#socket.end(frame);
+  }
+
+  /** A Data frame: written now if the socket keeps up, else queued; the oldest queued go first when full. */
+  sendData(frame: Buffer): void {
+    if (this.closed) return;
+    if (this.#pending.length === 0 && this.#socket.writableLength < this.#limits.maxQueuedBytes) {
+      this.#socket.write(frame);
+      return;
+    }
+    this.#pending.push(frame);
+    this.#pendingBytes += frame.length;
+    while (this.#pendingBytes > this.#limits.maxQueuedBytes && this.#pending.length > 0) {
+      this.#pendingBytes -= this.#pending.shift()!.length;
+      this.#droppedFrames += 1;
+    }
+  }
+
+  /** Writes out what is queued, then closes; resolves once the peer has it or the socket is gone. */
+  async drainAndClose(timeoutMs: number): Promise<void> {
+    if (this.#socket.destroyed) return;
+    const closed = new Promise<void>((resolve) => this.#socket.once('close', () => resolve()));
+    this.#closing = true;
+    for (const frame of this.#pending.splice(0)) this.#socket.write(frame);
+    this.#pendingBytes = 0;
+    this.#socket.end();
+    const timer = setTimeout(() => this.#socket.destroy(), timeoutMs);
+    await closed;
+    clearTimeout(timer);
+  }
+
+  #flushPending(): void {
+    while (this.#pending.length > 0 && this.#socket.writableLength < this.#limits.maxQueuedBytes) {
+      const frame = this.#pending.shift()!;
+      this.#pendingBytes -= frame.length;
+      this.#socket.write(frame);
+    }
+  }
+
+  #receive(chunk: Buffer, handlers: ConnectionHandlers): void {
+    if (this.#closing) return;
+    let frames: Buffer[];
+    try {
+      frames = this.#reader.push(chunk);
+    } catch (err) {
+      if (!(err instanceof WireError)) throw err;
+      handlers.unreadableHeader(this, err);
+      return;
+    }
+    for (const frame of frames) {
+      if (this.#closing) return;
+      handlers.frame(this, frame);
+    }
+  }
+}

@@ -1,0 +1,66 @@
+import type { VmName } from '../wire/messages.js';
+
+/** A VM as the manager registered it: its VMM process and the taps to read. */
+export interface RegisteredVm {
+  /** The full name, dotted: `tenant.web`. */
+  name: string;
+  labels: VmName;
+  pid: number;
+  /** The process's start time when it was registered: a pid with another start time is another process. */
+  startTime: bigint;
+  taps: string[];
+}
+
+export type Registration =
+  | { outcome: 'added'; vm: RegisteredVm }
+  | { outcome: 'unchanged'; vm: RegisteredVm }
+  | { outcome: 'replaced'; vm: RegisteredVm; previous: RegisteredVm };
+
+export function vmNameOf(labels: VmName): string {
+  return labels.join('.');
+}
+
+/** Does a subscription to `prefix` cover the VM `labels`? `tenant` covers `tenant.web`; `[]` covers all. */
+export function coversVm(prefix: VmName, labels: VmName): boolean {
+  if (prefix.length > labels.length) return false;
+  return prefix.every((label, i) => label === labels[i]);
+}
+
+/** The registered VMs by full name. Registrations outlive the connection that made them. */
+export class Registry {
+  readonly #vms = new Map<string, RegisteredVm>();
+
+  get size(): number {
+    return this.#vms.size;
+  }
+
+  /** Same name and same process: unchanged (taps updated). Same name, other process: replaced. */
+  register(vm: RegisteredVm): Registration {
+    const previous = this.#vms.get(vm.name);
+    this.#vms.set(vm.name, vm);
+    if (previous === undefined) return { outcome: 'added', vm };
+    if (previous.pid === vm.pid && previous.startTime === vm.startTime) return { outcome: 'unchanged', vm };
+    return { outcome: 'replaced', vm, previous };
+  }
+
+  get(name: string): RegisteredVm | undefined {
+    return this.#vms.get(name);
+  }
+
+  remove(name: string): RegisteredVm | undefined {
+    const vm = this.#vms.get(name);
+    this.#vms.delete(name);
+    return vm;
+  }
+
+  /** Removes `vm` only if it is still the registration under its name (not replaced meanwhile). */
+  removeExact(vm: RegisteredVm): boolean {
+    if (this.#vms.get(vm.name) !== vm) return false;
+    this.#vms.delete(vm.name);
+    return true;
+  }
+
+  all(): IterableIterator<RegisteredVm> {
+    return this.#vms.values();
+  }
+}

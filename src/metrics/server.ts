@@ -1,0 +1,154 @@
+// The HTTP endpoint Prometheus scrapes: GET /metrics renders the source's latest snapshot.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
+import type { Logger } from '../log.js';
+import {
+  negotiateFormat, parseAcceptList, renderMetricsBytes, type SelfMetrics, type VmSnapshot,
+} from './exposition.js';
+
+export interface MetricsSource {
+  snapshot(): { vms: Iterable<VmSnapshot>; self: SelfMetrics };
+}
+
+/**
+ * 9947, in the exporters' range (9100-9999) of Prometheus' "default port allocations" wiki page and not
+ * in IANA's services list. That range is fully handed out, so register the port on the wiki (or move to
+ * whatever it assigns) before a release; `--metrics HOST:PORT` / `--listen` override it meanwhile.
+ */
+export const DEFAULT_METRICS_PORT = 9947;
+
+/** Loopback by default: VM names and traffic are the host's business until its operator opens them up. */
+export const DEFAULT_METRICS_HOST = '127.0.0.1';
+
+/**
+ * `HOST:PORT`, `[IPV6]:PORT`, `:PORT` (every interface) or `HOST` (the default port), as `--metrics` and
+ * `--listen` take it. Throws an Error that says what is wrong.
+ */
+export function parseListenAddress(text: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]*))(?::(\d+))?$/.exec(text);
+  const host = match?.[1] ?? match?.[2];
+  const port = match?.[3] === undefined ? DEFAULT_METRICS_PORT : Number(match[3]);
+  if (!match || host === undefined || port > 65535 || (host === '' && match[3] === undefined)) {
+    throw new Error(`expected HOST:PORT, [IPV6]:PORT or :PORT, not ${JSON.stringify(text)}`);
+  }
+  return { host: host === '' ? '0.0.0.0' : host, port };
+}
+
+export interface MetricsServer {
+  address: { host: string; port: number };
+  close(): Promise<void>;
+}
+
+const gzipAsync = promisify(gzip);
+
+const INDEX_PAGE = `<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>vmm-stats</title></head>
+<body>
+<h1>vmm-stats</h1>
+<p>Statistics of the VMs on this host, for Prometheus: <a href="/metrics">/metrics</a></p>
+</body>
+</html>
+`;
+
+function acceptsGzip(acceptEncoding: string | undefined): boolean {
+  return parseAcceptList(acceptEncoding).some((e) => e.value === 'gzip' && e.q > 0);
+}
+
+/** What each request needs beyond the source: the previous scrape's duration, and whether we are closing. */
+interface ServerState {
+  source: MetricsSource;
+  logger: Logger;
+  lastScrapeSeconds: number | undefined;
+  closing: boolean;
+}
+
+async function serveMetrics(state: ServerState, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const started = process.hrtime.bigint();
+  const { format, contentType } = negotiateFormat(req.headers.accept);
+  const { vms, self } = state.source.snapshot();
+  let body = renderMetricsBytes(vms, self, format, state.lastScrapeSeconds);
+  const uncompressed = body.length;
+  if (acceptsGzip(req.headers['accept-encoding'])) {
+    body = await gzipAsync(body);
+    res.setHeader('Content-Encoding', 'gzip');
+  }
+  state.lastScrapeSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+  res.setHeader('Vary', 'Accept, Accept-Encoding');
+  send(state, res, 200, contentType, body);
+  state.logger.debug({ format, bytes: uncompressed, seconds: state.lastScrapeSeconds }, 'served metrics');
+}
+
+function send(state: ServerState, res: ServerResponse, status: number, contentType: string, body: Buffer | string) {
+  res.statusCode = status;
+  res.setHeader('Content-Type', contentType);
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  // While closing, end keep-alive connections after this response so that close() can finish.
+  if (state.closing) res.setHeader('Connection', 'close');
+  res.end(body); // for HEAD, node sends the headers only
+}
+
+function pathOf(url: string | undefined): string {
+  const path = url ?? '/';
+  const query = path.indexOf('?');
+  return query < 0 ? path : path.slice(0, query);
+}
+
+async function handle(state: ServerState, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const path = pathOf(req.url);
+  if (path !== '/metrics' && path !== '/') {
+    send(state, res, 404, 'text/plain; charset=utf-8', 'Not found: try /metrics\n');
+  } else if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.setHeader('Allow', 'GET, HEAD');
+    send(state, res, 405, 'text/plain; charset=utf-8', 'Method not allowed: use GET\n');
+  } else if (path === '/') {
+    send(state, res, 200, 'text/html; charset=utf-8', INDEX_PAGE);
+  } else {
+    await serveMetrics(state, req, res);
+  }
+}
+
+function failed(state: ServerState, res: ServerResponse, err: unknown): void {
+  state.logger.error({ err }, 'metrics request failed');
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.removeHeader('Content-Encoding');
+  send(state, res, 500, 'text/plain; charset=utf-8', 'Internal error while rendering metrics\n');
+}
+
+/** Serves /metrics (and / linking to it) on host:port; port 0 picks a free port. */
+export async function startMetricsServer(opts: {
+  host: string;
+  port: number;
+  source: MetricsSource;
+  logger: Logger;
+}): Promise<MetricsServer> {
+  const state: ServerState = { source: opts.source, logger: opts.logger, lastScrapeSeconds: undefined, closing: false };
+  const server = createServer((req, res) => {
+    handle(state, req, res).catch((err: unknown) => failed(state, res, err));
+  });
+  // Requests that do not parse never reach the handler: node answers them (400, 431) and closes.
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: opts.host, port: opts.port }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', (err) => opts.logger.error({ err }, 'metrics server error'));
+  const { address: host, port } = server.address() as AddressInfo;
+  opts.logger.info({ host, port, url: `http://${host.includes(':') ? `[${host}]` : host}:${port}/metrics` },
+    'serving metrics');
+  return {
+    address: { host, port },
+    close: () => new Promise<void>((resolve, reject) => {
+      state.closing = true;
+      server.close((err) => (err ? reject(err) : resolve()));
+      server.closeIdleConnections();
+    }),
+  };
+}

@@ -1,0 +1,178 @@
+// A bounds-checked big-endian reader over a window of bytes. Every read checks the window first and throws
+// WireError; nothing reaches Buffer's or DataView's own range checks, so no RangeError escapes.
+
+import { PICOSECONDS_PER_DAY, PTIME_MAX_DAY, PTIME_MIN_DAY } from './constants.js';
+import { WireError } from './errors.js';
+import type { Ptime } from './messages.js';
+import { getU64 } from './u64-words.js';
+
+const TWO_POW_32 = 0x1_0000_0000;
+/** The high word of 2^53−1 and of −2^53: ints are decoded only within ±(2^53−1). */
+const SAFE_HIGH_MAX = 0x1f_ffff;
+const SAFE_HIGH_MIN = -0x20_0000;
+/** Below this many bytes, a string is checked for ASCII and then cut from a latin1 chunk (see text()). */
+const SHORT_STRING = 64;
+const LATIN1_CHUNK = 4096;
+
+/** Views of one whole ArrayBuffer; reads go to `base` + offsets into the bytes being read. */
+interface Views {
+  buffer: ArrayBufferLike;
+  data: DataView;
+  bytes: Uint8Array;
+  node: Buffer;
+}
+
+// Frames read one after the other often share an ArrayBuffer (a FrameReader's or a Writer's slab, Node's
+// Buffer pool): the views of the last one are kept, which spares three allocations per frame.
+let last: Views | undefined;
+
+function viewsOf(buffer: ArrayBufferLike): Views {
+  if (last?.buffer !== buffer) {
+    last = { buffer, data: new DataView(buffer), bytes: new Uint8Array(buffer), node: Buffer.from(buffer) };
+  }
+  return last;
+}
+
+export class Reader {
+  private readonly data: DataView;
+  private readonly bytes: Uint8Array;
+  private readonly node: Buffer;
+  private readonly base: number;
+  pos: number;
+  end: number;
+  /** A stretch of the bytes as latin1 text, starting at offset latin1Start, out of which ASCII strings are cut. */
+  private latin1 = '';
+  private latin1Start = 0;
+
+  /** Reads input[start, end). Offsets, in errors too, are offsets into `input`. */
+  constructor(input: Uint8Array, start = 0, end = input.length) {
+    const views = viewsOf(input.buffer);
+    this.data = views.data;
+    this.bytes = views.bytes;
+    this.node = views.node;
+    this.base = input.byteOffset;
+    this.pos = start;
+    this.end = end;
+  }
+
+  get remaining(): number {
+    return this.end - this.pos;
+  }
+
+  /** Claims the next `bytes` bytes and returns their offset, for blocks read at fixed offsets. */
+  take(bytes: number, what = 'a field'): number {
+    const at = this.pos;
+    if (this.end - at < bytes) {
+      throw new WireError('truncated', `${what} needs ${bytes} bytes at offset ${at}, only ${this.end - at} left`);
+    }
+    this.pos = at + bytes;
+    return at;
+  }
+
+  u16(): number {
+    return this.u16At(this.take(2));
+  }
+
+  u32(): number {
+    return this.u32At(this.take(4));
+  }
+
+  u64(): bigint {
+    return this.u64At(this.take(8));
+  }
+
+  int(): number {
+    return this.intAt(this.take(8));
+  }
+
+  // The ...At readers read at offsets already claimed with take().
+
+  u16At(offset: number): number {
+    return this.data.getUint16(this.base + offset);
+  }
+
+  u32At(offset: number): number {
+    return this.data.getUint32(this.base + offset);
+  }
+
+  u64At(offset: number): bigint {
+    return getU64(this.data, this.base + offset);
+  }
+
+  intAt(offset: number): number {
+    const high = this.data.getInt32(this.base + offset);
+    const low = this.data.getUint32(this.base + offset + 4);
+    if (high > SAFE_HIGH_MAX || high < SAFE_HIGH_MIN || (high === SAFE_HIGH_MIN && low === 0)) {
+      const value = this.data.getBigInt64(this.base + offset);
+      throw new WireError('int_range', `int ${value} at offset ${offset} is outside ±(2^53−1)`);
+    }
+    return high * TWO_POW_32 + low;
+  }
+
+  /**
+   * A list's element count, checked against the bytes left before the caller allocates anything:
+   * `count` elements of at least `minElementBytes` each must fit.
+   */
+  count(minElementBytes: number): number {
+    const at = this.take(8, 'a list count');
+    const high = this.u32At(at);
+    const low = this.u32At(at + 4);
+    if (high !== 0 || low * minElementBytes > this.end - this.pos) {
+      const count = this.data.getBigInt64(this.base + at);
+      throw new WireError('bad_count', `list count ${count} at offset ${at} does not fit the ${this.end - this.pos} bytes left`);
+    }
+    return low;
+  }
+
+  /** A u16 length, then that many bytes as UTF-8 (invalid sequences become U+FFFD). */
+  string(): string {
+    const length = this.u16();
+    const start = this.take(length, 'a string');
+    return this.text(start, start + length);
+  }
+
+  strings(): string[] {
+    const list = new Array<string>(this.count(2));
+    for (let i = 0; i < list.length; i++) list[i] = this.string();
+    return list;
+  }
+
+  /**
+   * UTF-8 text of input[start, end). Short ASCII strings (the usual VM names, tap names and counter
+   * descriptions) are cut out of a latin1 decoding of the next few KB: a substring costs far less than a call
+   * into Buffer's decoder per string.
+   */
+  private text(start: number, end: number): string {
+    const from = this.base + start;
+    const to = this.base + end;
+    if (end - start < SHORT_STRING) {
+      const bytes = this.bytes;
+      let high = 0;
+      for (let i = from; i < to; i++) high |= bytes[i];
+      if (high < 0x80) {
+        if (start < this.latin1Start || end > this.latin1Start + this.latin1.length) {
+          this.latin1Start = start;
+          this.latin1 = this.node.toString('latin1', from, this.base + Math.min(this.end, start + LATIN1_CHUNK));
+        }
+        return this.latin1.slice(start - this.latin1Start, end - this.latin1Start);
+      }
+    }
+    return this.node.toString('utf8', from, to);
+  }
+
+  /** A copy of the next `length` bytes, so that the result does not pin the frame's memory. */
+  bytesCopy(length: number): Buffer {
+    const start = this.base + this.take(length, 'a byte block');
+    return Buffer.from(this.node.subarray(start, start + length));
+  }
+
+  ptime(): Ptime {
+    const at = this.take(16, 'a timestamp');
+    const d = this.intAt(at);
+    const ps = this.u64At(at + 8);
+    if (d < PTIME_MIN_DAY || d > PTIME_MAX_DAY || ps >= PICOSECONDS_PER_DAY) {
+      throw new WireError('bad_ptime', `timestamp at offset ${at} is not a time: d=${d}, ps=${ps}`);
+    }
+    return { d, ps };
+  }
+}

@@ -1,0 +1,219 @@
+// A growable big-endian writer for the wire's primitives. Every write checks that its value fits its field
+// and throws WireError otherwise, so that a frame is either complete and exact or not produced at all.
+// Offsets (pos, limit) are offsets into `buf`, which the writer may share with other frames (see the slab).
+
+import { MAX_ENCODED_STRING_BYTES, PICOSECONDS_PER_DAY, PTIME_MAX_DAY, PTIME_MIN_DAY, U32_MAX, U64_MAX } from './constants.js';
+import { WireError } from './errors.js';
+import type { Ptime } from './messages.js';
+import { setU64 } from './u64-words.js';
+
+const TWO_POW_32 = 0x1_0000_0000;
+/** Below this many UTF-16 units, a JS loop beats a call into Buffer's native UTF-8 code. */
+const SHORT_STRING = 64;
+
+function checkString(text: string): void {
+  if (typeof text !== 'string') throw new WireError('bad_value', `expected a string, got ${typeof text}`);
+}
+
+function checkUtf8Length(length: number): void {
+  if (length > MAX_ENCODED_STRING_BYTES) {
+    throw new WireError('string_too_long', `a string of ${length} bytes does not fit the wire (at most ${MAX_ENCODED_STRING_BYTES})`);
+  }
+}
+
+/**
+ * Bytes a string takes on the wire if it is ASCII: its u16 length, then a byte per character. Exact for
+ * ASCII, the usual case, and a lower bound otherwise (the writer grows), so sizing a frame costs no pass
+ * over the characters. A string too long for the wire whatever its encoding is refused here, before
+ * anything is written.
+ */
+export function stringSize(text: string): number {
+  checkString(text);
+  checkUtf8Length(text.length);
+  return 2 + text.length;
+}
+
+/** stringSize of a list of strings: int count, then the strings. */
+export function stringsSize(list: readonly string[]): number {
+  let size = 8;
+  for (let i = 0; i < list.length; i++) size += stringSize(list[i]);
+  return size;
+}
+
+function badValue(what: string, value: unknown): WireError {
+  const shown = typeof value === 'bigint' ? `${value}n` : JSON.stringify(value);
+  return new WireError('bad_value', `${what} cannot carry ${shown}`);
+}
+
+/** A Buffer and the views the writer stores through: element stores to a plain Uint8Array are the fastest. */
+class Memory {
+  readonly bytes: Uint8Array;
+  readonly view: DataView;
+
+  constructor(readonly node: Buffer) {
+    this.bytes = new Uint8Array(node.buffer, node.byteOffset, node.length);
+    this.view = new DataView(node.buffer, node.byteOffset, node.length);
+  }
+}
+
+/**
+ * Frames are carved out of shared slabs, like Buffer.allocUnsafe's pool but larger: allocating an ArrayBuffer
+ * per frame costs more than encoding a whole Stats Data frame. A frame keeps its slab alive while it lives.
+ */
+const SLAB_BYTES = 64 * 1024;
+/** Larger claims get their own memory, so that a slab serves many frames. */
+const MAX_SLAB_CLAIM = SLAB_BYTES / 8;
+
+let slab = new Memory(Buffer.allocUnsafeSlow(SLAB_BYTES));
+let slabUsed = 0;
+
+export class Writer {
+  private memory: Memory;
+  /** Where this writer's bytes start in its memory. */
+  private start: number;
+  private pos: number;
+  private limit: number;
+
+  /** With the exact size of what will be written, the writer never copies. */
+  constructor(capacity = 256) {
+    if (capacity <= MAX_SLAB_CLAIM) {
+      if (slabUsed + capacity > SLAB_BYTES) {
+        slab = new Memory(Buffer.allocUnsafeSlow(SLAB_BYTES));
+        slabUsed = 0;
+      }
+      this.memory = slab;
+      this.start = slabUsed;
+      slabUsed += capacity;
+    } else {
+      this.memory = new Memory(Buffer.allocUnsafeSlow(capacity));
+      this.start = 0;
+    }
+    this.pos = this.start;
+    this.limit = this.start + capacity;
+  }
+
+  get length(): number {
+    return this.pos - this.start;
+  }
+
+  /** The bytes written, as a Buffer of their own length; the writer is done with. */
+  finish(): Buffer {
+    // Hand the unused tail of the claim back to the slab, when nothing was claimed after it.
+    if (this.memory === slab && slabUsed === this.limit) slabUsed = this.pos;
+    return this.memory.node.subarray(this.start, this.pos);
+  }
+
+  private ensure(bytes: number): void {
+    if (this.pos + bytes <= this.limit) return;
+    const length = this.pos - this.start;
+    const capacity = Math.max(2 * (this.limit - this.start), length + bytes);
+    // The latest claim on the slab can grow in place.
+    if (this.memory === slab && slabUsed === this.limit && this.start + capacity <= SLAB_BYTES) {
+      this.limit = slabUsed = this.start + capacity;
+      return;
+    }
+    const grown = new Memory(Buffer.allocUnsafeSlow(capacity));
+    grown.bytes.set(this.memory.bytes.subarray(this.start, this.pos));
+    this.memory = grown;
+    this.start = 0;
+    this.pos = length;
+    this.limit = capacity;
+  }
+
+  u16(value: number): void {
+    if (!(Number.isInteger(value) && value >= 0 && value <= 0xffff)) throw badValue('a u16', value);
+    this.ensure(2);
+    this.memory.view.setUint16(this.pos, value);
+    this.pos += 2;
+  }
+
+  u32(value: number): void {
+    if (!(Number.isInteger(value) && value >= 0 && value <= U32_MAX)) throw badValue('a u32', value);
+    this.ensure(4);
+    this.memory.view.setUint32(this.pos, value);
+    this.pos += 4;
+  }
+
+  /** Overwrites a u32 already written at `offset` from the start, e.g. a header's length once known. */
+  patchU32(offset: number, value: number): void {
+    if (!(Number.isInteger(value) && value >= 0 && value <= U32_MAX)) throw badValue('a u32', value);
+    this.memory.view.setUint32(this.start + offset, value);
+  }
+
+  u64(value: bigint): void {
+    if (!(typeof value === 'bigint' && value >= 0n && value <= U64_MAX)) throw badValue('a u64', value);
+    this.ensure(8);
+    setU64(this.memory.view, this.pos, value);
+    this.pos += 8;
+  }
+
+  /** The seed's int: 8 bytes two's complement; only safe integers, so that decoding gives back the same number. */
+  int(value: number): void {
+    if (!Number.isSafeInteger(value)) {
+      throw new WireError('int_range', `an int must be a safe integer (within ±(2^53−1)), not ${String(value)}`);
+    }
+    this.ensure(8);
+    const high = Math.floor(value / TWO_POW_32);
+    this.memory.view.setInt32(this.pos, high);
+    this.memory.view.setUint32(this.pos + 4, value - high * TWO_POW_32);
+    this.pos += 8;
+  }
+
+  /** A list's element count. */
+  count(length: number): void {
+    this.int(length);
+  }
+
+  /** A u16 length, then the UTF-8 bytes (lone surrogates become U+FFFD, as Buffer writes them). */
+  string(text: string): void {
+    checkString(text);
+    if (text.length < SHORT_STRING && this.asciiString(text)) return;
+    const length = Buffer.byteLength(text, 'utf8');
+    checkUtf8Length(length);
+    this.ensure(2 + length);
+    this.memory.view.setUint16(this.pos, length);
+    this.memory.node.write(text, this.pos + 2, length, 'utf8');
+    this.pos += 2 + length;
+  }
+
+  /** Writes `text` if it is ASCII and says whether it did; on false nothing counts as written. */
+  private asciiString(text: string): boolean {
+    const length = text.length;
+    this.ensure(2 + length);
+    const bytes = this.memory.bytes;
+    const start = this.pos + 2;
+    // No branch per character: OR them all and judge once.
+    let units = 0;
+    for (let i = 0; i < length; i++) {
+      const unit = text.charCodeAt(i);
+      units |= unit;
+      bytes[start + i] = unit;
+    }
+    if (units >= 0x80) return false;
+    this.memory.view.setUint16(this.pos, length);
+    this.pos = start + length;
+    return true;
+  }
+
+  strings(list: readonly string[]): void {
+    this.count(list.length);
+    for (let i = 0; i < list.length; i++) this.string(list[i]);
+  }
+
+  bytes(data: Uint8Array): void {
+    this.ensure(data.length);
+    this.memory.bytes.set(data, this.pos);
+    this.pos += data.length;
+  }
+
+  /** Days as an int, then picoseconds within the day as a u64; only what the seed's Ptime accepts. */
+  ptime(ts: Ptime): void {
+    const { d, ps } = ts;
+    const dayOk = Number.isInteger(d) && d >= PTIME_MIN_DAY && d <= PTIME_MAX_DAY;
+    if (!dayOk || typeof ps !== 'bigint' || ps < 0n || ps >= PICOSECONDS_PER_DAY) {
+      throw new WireError('bad_ptime', `not a time Ptime can hold: d=${String(d)}, ps=${String(ps)}`);
+    }
+    this.int(d);
+    this.u64(ps);
+  }
+}

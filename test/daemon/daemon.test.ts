@@ -1,0 +1,274 @@
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { StatsDaemon, type DaemonOptions } from '../../src/daemon/daemon.js';
+import { sampleProcess } from '../../src/sampler.js';
+import { encodeMessage } from '../../src/wire/index.js';
+import type { Message, Rusage, Unsent } from '../../src/wire/messages.js';
+import { ChildProcesses, eventually } from '../helpers/processes.js';
+import { RawPeer } from '../helpers/peer.js';
+import { TapVmm, tapUnavailableReason, uniqueInterfaceName } from '../helpers/net.js';
+
+const children = new ChildProcesses();
+const dirs: string[] = [];
+let daemon: StatsDaemon;
+let socketPath: string;
+const peers: RawPeer[] = [];
+
+async function startDaemon(overrides: Partial<DaemonOptions> = {}): Promise<StatsDaemon> {
+  const dir = mkdtempSync(join(tmpdir(), 'vmm-stats-daemon-'));
+  dirs.push(dir);
+  socketPath = join(dir, 'stat.sock');
+  daemon = await StatsDaemon.start({
+    socketPath,
+    socketMode: 0o660,
+    intervalMs: 100,
+    maxFrameSize: 1 << 20,
+    maxQueuedBytes: 1 << 20,
+    logger: pino({ level: 'silent' }),
+    ...overrides,
+  });
+  return daemon;
+}
+
+async function peer(): Promise<RawPeer> {
+  const p = await RawPeer.connect(socketPath);
+  peers.push(p);
+  return p;
+}
+
+let nextId = 100n;
+/** Sends a request on `p` and waits for its reply. */
+async function ask(p: RawPeer, request: Unsent) {
+  const id = nextId++;
+  p.send({ ...request, id } as Message);
+  const reply = await p.reply(id);
+  if (reply === undefined) throw new Error('the daemon closed the connection instead of replying');
+  return reply;
+}
+
+function cpuMicros(rusage: Rusage): bigint {
+  return (rusage.utime.sec + rusage.stime.sec) * 1_000_000n + BigInt(rusage.utime.usec + rusage.stime.usec);
+}
+
+beforeEach(async () => {
+  await startDaemon();
+});
+
+afterEach(async () => {
+  for (const p of peers.splice(0)) p.close();
+  await daemon.stop();
+});
+
+afterAll(async () => {
+  await children.killAll();
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('Add, Subscribe, Data, Remove', () => {
+  it('sends a Data frame per interval with growing CPU time, and none after Remove', async () => {
+    const vmm = await children.busy();
+    const p = await peer();
+    const added = await ask(p, { kind: 'stats.add', name: ['tenant', 'web'], pid: vmm.pid!, taps: [] });
+    expect(added).toMatchObject({ kind: 'success' });
+    expect((added as { msg: string }).msg).toContain('tenant.web');
+    expect(await ask(p, { kind: 'stats.subscribe', name: ['tenant', 'web'] })).toMatchObject({ kind: 'success' });
+
+    const data = await p.waitFor(() => (p.dataFrames().length >= 4 ? p.dataFrames() : undefined), 10_000);
+    expect(data!.every((d) => d.id === 0n && d.name.join('.') === 'tenant.web')).toBe(true);
+    const cpu = data!.map((d) => cpuMicros(d.stats.rusage));
+    expect(cpu.at(-1)!).toBeGreaterThan(cpu[0]!);
+    expect(data!.at(-1)!.stats.rusage.maxrss).toBeGreaterThan(0n);
+
+    expect(await ask(p, { kind: 'stats.remove', name: ['tenant', 'web'] })).toMatchObject({ kind: 'success' });
+    const seen = p.dataFrames().length;
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(p.dataFrames().length).toBeLessThanOrEqual(seen + 1);
+  });
+
+  it('matches a subscription to the VMs below its name, and the empty name to all', async () => {
+    const vmm = await children.idle();
+    const manager = await peer();
+    for (const name of [['t', 'web'], ['t', 'db'], ['u', 'x']]) {
+      expect(await ask(manager, { kind: 'stats.add', name, pid: vmm.pid!, taps: [] })).toMatchObject({ kind: 'success' });
+    }
+    const tenant = await peer();
+    const everyone = await peer();
+    const alsoTenant = await peer();
+    await ask(tenant, { kind: 'stats.subscribe', name: ['t'] });
+    await ask(everyone, { kind: 'stats.subscribe', name: [] });
+    await ask(alsoTenant, { kind: 'stats.subscribe', name: ['t', 'web'] });
+    const namesOf = (p: RawPeer) => new Set(p.dataFrames().map((d) => d.name.join('.')));
+    await everyone.waitFor(() => (namesOf(everyone).size === 3 ? true : undefined), 5000);
+    await tenant.waitFor(() => (namesOf(tenant).size >= 2 ? true : undefined), 5000);
+    await alsoTenant.waitFor(() => (namesOf(alsoTenant).size >= 1 ? true : undefined), 5000);
+    expect([...namesOf(everyone)].sort()).toEqual(['t.db', 't.web', 'u.x']);
+    expect([...namesOf(tenant)].sort()).toEqual(['t.db', 't.web']);
+    expect([...namesOf(alsoTenant)]).toEqual(['t.web']);
+  });
+
+  it('treats the same name and pid again as success, and another pid as a replacement', async () => {
+    const first = await children.idle();
+    const second = await children.idle();
+    const p = await peer();
+    const add = (pid: number) => ask(p, { kind: 'stats.add', name: ['vm'], pid, taps: ['tap-later0'] });
+    expect(await add(first.pid!)).toMatchObject({ kind: 'success' });
+    expect(await add(first.pid!)).toMatchObject({ kind: 'success' });
+    expect(daemon.registry.size).toBe(1);
+    const replaced = await add(second.pid!);
+    expect(replaced).toMatchObject({ kind: 'success' });
+    expect((replaced as { msg: string }).msg).toMatch(/replaced/);
+    expect((replaced as { msg: string }).msg).toMatch(/not present yet.*tap-later0/);
+    expect(daemon.registry.get('vm')?.pid).toBe(second.pid);
+  });
+});
+
+const noTaps = tapUnavailableReason();
+if (noTaps) console.warn(`skipping the daemon's tap tests: ${noTaps}`);
+
+describe.skipIf(noTaps !== undefined)('taps (as root)', () => {
+  const taps: TapVmm[] = [];
+  afterAll(async () => {
+    for (const tap of taps) await tap.destroy();
+  });
+
+  it('reports a tap that appears after Add, with input rising by exactly what the VM sent', async () => {
+    const name = uniqueInterfaceName('vsd');
+    const p = await peer();
+    const holder = await children.idle();
+    const added = await ask(p, { kind: 'stats.add', name: ['net', 'vm'], pid: holder.pid!, taps: [name] });
+    expect((added as { msg: string }).msg).toMatch(new RegExp(`not present yet.*${name}`));
+    await ask(p, { kind: 'stats.subscribe', name: ['net'] });
+    await p.waitFor(() => (p.dataFrames().length > 0 ? true : undefined));
+    expect(p.dataFrames()[0]!.stats.ifdata).toEqual([]);
+
+    const tap = await TapVmm.create(name);
+    taps.push(tap);
+    const tapOf = (i: number) => p.dataFrames()[i]?.stats.ifdata.find((f) => f.name === name);
+    const firstWithTap = await p.waitFor(() => {
+      const i = p.dataFrames().findIndex((d) => d.stats.ifdata.length > 0);
+      return i >= 0 ? i : undefined;
+    });
+    const before = tapOf(firstWithTap!)!;
+    await tap.send(25, 200);
+    // The next frame may come from a tick that read the tap mid-burst; the one after cannot.
+    const sent = p.dataFrames().length;
+    const after = await p.waitFor(() => tapOf(sent + 1));
+    expect(after!.input_packets - before.input_packets).toBe(25n);
+    expect(after!.input_bytes - before.input_bytes).toBe(25n * 200n);
+    expect(after!.output_packets).toBe(before.output_packets);
+  });
+});
+
+describe('failure replies carry the request id and leave the connection usable', () => {
+  const failures: [string, Unsent | ((id: bigint) => Buffer)][] = [
+    ['a pid that does not exist', { kind: 'stats.add', name: ['ghost'], pid: 2 ** 22 + 12345, taps: [] }],
+    ['Remove of an unknown name', { kind: 'stats.remove', name: ['nobody'] }],
+    ['a Data frame sent to the daemon', { kind: 'stats.data', name: ['x'], stats: zeroStats() }],
+    ['another channel', { kind: 'vm.info', name: ['x'] }],
+    ['an unknown tag', (id) => frame(0x0209, id, Buffer.alloc(8))],
+    ['a body that does not decode', (id) => frame(0x0200, id, Buffer.from('000000000000000100', 'hex'))],
+    ['a list count larger than the frame', (id) => frame(0x0202, id, Buffer.from('00000000ffffffff', 'hex'))],
+  ];
+
+  it.each(failures)('%s gets a failure reply', async (_what, request) => {
+    const p = await peer();
+    const id = nextId++;
+    p.send(typeof request === 'function' ? request(id) : ({ ...request, id } as Message));
+    const reply = await p.reply(id);
+    expect(reply).toMatchObject({ kind: 'fail', id });
+    expect((reply as { msg: string }).msg.length).toBeGreaterThan(0);
+    expect(await ask(p, { kind: 'stats.subscribe', name: [] })).toMatchObject({ kind: 'success' });
+  });
+
+  it.each([
+    ['an unsupported version', (id: bigint) => withVersion(frame(0x0202, id, Buffer.alloc(8)), 1)],
+    ['an unknown version', (id: bigint) => withVersion(frame(0x0202, id, Buffer.alloc(8)), 7)],
+    ['a frame over the maximum size', (id: bigint) => frame(0x0200, id, Buffer.alloc(0), 0x7fffffff)],
+  ])('%s in a header gets a failure reply, then the connection closes', async (_what, make) => {
+    const p = await peer();
+    const id = nextId++;
+    p.send(make(id));
+    expect(await p.reply(id)).toMatchObject({ kind: 'fail', id });
+    await p.waitFor(() => (p.ended ? true : undefined));
+    expect(p.ended).toBe(true);
+    const other = await peer();
+    expect(await ask(other, { kind: 'stats.subscribe', name: [] })).toMatchObject({ kind: 'success' });
+  });
+});
+
+describe('VM processes that exit', () => {
+  it('unregisters a VM whose process exits', async () => {
+    const vmm = await children.idle();
+    const p = await peer();
+    await ask(p, { kind: 'stats.add', name: ['short'], pid: vmm.pid!, taps: [] });
+    await ask(p, { kind: 'stats.subscribe', name: ['short'] });
+    await children.kill(vmm);
+    await eventually(() => (daemon.registry.get('short') === undefined ? true : undefined), 5000, 'unregistration');
+    expect(await ask(p, { kind: 'stats.remove', name: ['short'] })).toMatchObject({ kind: 'fail' });
+  });
+
+  it('does not attribute a reused pid to the old VM', async () => {
+    const vmm = await children.idle();
+    const { startTime } = sampleProcess(vmm.pid!);
+    // The registration as it would stand had this pid belonged to an earlier process.
+    daemon.registry.register({ name: 'old', labels: ['old'], pid: vmm.pid!, startTime: startTime - 1n, taps: [] });
+    const p = await peer();
+    await ask(p, { kind: 'stats.subscribe', name: [] });
+    await eventually(() => (daemon.registry.get('old') === undefined ? true : undefined), 5000, 'unregistration');
+    expect(p.dataFrames().filter((d) => d.name.join('.') === 'old')).toEqual([]);
+  });
+});
+
+describe('slow subscribers', () => {
+  it('drops the oldest Data of a subscriber that never reads, and does not delay another', async () => {
+    await daemon.stop();
+    await startDaemon({ intervalMs: 20, maxQueuedBytes: 64 * 1024 });
+    const vmm = await children.idle();
+    const manager = await peer();
+    for (let i = 0; i < 100; i++) {
+      await ask(manager, { kind: 'stats.add', name: ['many', `vm${i}`], pid: vmm.pid!, taps: [] });
+    }
+    const stuck = await peer();
+    stuck.socket.pause();
+    stuck.send(encodeMessage({ kind: 'stats.subscribe', id: 1n, name: [] }));
+    const reader = await peer();
+    await ask(reader, { kind: 'stats.subscribe', name: ['many', 'vm0'] });
+
+    await eventually(() => (daemon.droppedDataFrames > 500 ? true : undefined), 20_000, 'dropped frames');
+    const before = reader.dataFrames().length;
+    const heapBefore = process.memoryUsage().heapUsed;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const received = reader.dataFrames().length - before;
+    // 1 s at a 20 ms interval is 50 ticks; a reader delayed by the stuck one would get far fewer.
+    expect(received).toBeGreaterThan(25);
+    expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(32 * 1024 * 1024);
+    expect(daemon.queuedDataBytes).toBeLessThanOrEqual(64 * 1024);
+  });
+});
+
+function zeroStats() {
+  const tv = { sec: 0n, usec: 0 };
+  const rusage = {
+    utime: tv, stime: tv, maxrss: 0n, ixrss: 0n, idrss: 0n, isrss: 0n, minflt: 0n, majflt: 0n, nswap: 0n,
+    inblock: 0n, outblock: 0n, msgsnd: 0n, msgrcv: 0n, nsignals: 0n, nvcsw: 0n, nivcsw: 0n,
+  };
+  return { rusage, vmm: [], ifdata: [] };
+}
+
+/** A frame built byte by byte: tag, version 2, id, and a length that may lie about the payload. */
+function frame(tag: number, id: bigint, payload: Buffer, length = payload.length): Buffer {
+  const header = Buffer.alloc(20);
+  header.writeUInt32BE(tag, 0);
+  header.writeUInt16BE(2, 4);
+  header.writeBigUInt64BE(id, 8);
+  header.writeUInt32BE(length, 16);
+  return Buffer.concat([header, payload]);
+}
+
+function withVersion(bytes: Buffer, version: number): Buffer {
+  bytes.writeUInt16BE(version, 4);
+  return bytes;
+}

@@ -1,0 +1,94 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RawPeer } from '../helpers/peer.js';
+import { eventually } from '../helpers/processes.js';
+
+const cli = new URL('../../bin/vmm-stats', import.meta.url).pathname;
+const dirs: string[] = [];
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'vmm-stats-life-'));
+  dirs.push(dir);
+  return dir;
+}
+
+function startCli(args: string[]) {
+  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return { child, stderr: () => stderr };
+}
+
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the daemon as a process', () => {
+  it('creates the socket directory, applies the mode, and on SIGTERM flushes, removes the socket and exits 0', async () => {
+    const socket = join(tempDir(), 'run', 'albatross', 'stat.sock');
+    const { child, stderr } = startCli(['daemon', '--socket', socket, '--interval', '0.1', '--socket-mode', '0600']);
+    await eventually(() => (existsSync(socket) ? true : undefined), 10_000, 'the socket');
+    expect(statSync(socket).mode & 0o777).toBe(0o600);
+    const peer = await RawPeer.connect(socket);
+    peer.send({ kind: 'stats.subscribe', id: 1n, name: [] });
+    expect(await peer.reply(1n)).toMatchObject({ kind: 'success' });
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    const [code] = await exited;
+    expect(code).toBe(0);
+    expect(existsSync(socket)).toBe(false);
+    await peer.waitFor(() => (peer.ended ? true : undefined));
+    expect(peer.ended).toBe(true);
+    expect(stderr()).toMatch(/stats daemon listening/);
+    expect(stderr()).toMatch(/stats daemon stopped/);
+  });
+
+  it('refuses to start where another daemon answers, and replaces a stale socket', async () => {
+    const dir = tempDir();
+    const socket = join(dir, 'stat.sock');
+    const other = createServer().listen(socket);
+    await once(other, 'listening');
+    const refused = startCli(['daemon', '--socket', socket]);
+    const [code] = await once(refused.child, 'exit');
+    expect(code).toBe(1);
+    expect(refused.stderr()).toMatch(/another daemon is already listening/);
+    await new Promise<void>((resolve) => other.close(() => resolve()));
+
+    // A socket file that nobody listens on any more, as a killed daemon leaves it.
+    const holder = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(socket)}, () => console.log('up'))`], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    await once(holder.stdout!, 'data');
+    holder.kill('SIGKILL');
+    await once(holder, 'exit');
+    expect(existsSync(socket)).toBe(true);
+    const { child } = startCli(['daemon', '--socket', socket]);
+    await eventually(async () => {
+      try {
+        const peer = await RawPeer.connect(socket);
+        peer.close();
+        return true;
+      } catch {
+        return undefined;
+      }
+    }, 10_000, 'the daemon on the stale socket');
+    child.kill('SIGTERM');
+    expect((await once(child, 'exit'))[0]).toBe(0);
+  });
+
+  it('refuses a path that is not a socket, and bad flags, with clear errors', async () => {
+    const file = join(tempDir(), 'not-a-socket');
+    writeFileSync(file, 'keep me');
+    const notSocket = startCli(['daemon', '--socket', file]);
+    expect((await once(notSocket.child, 'exit'))[0]).toBe(1);
+    expect(notSocket.stderr()).toMatch(/is not a socket/);
+    const badInterval = startCli(['daemon', '--interval', 'soon']);
+    expect((await once(badInterval.child, 'exit'))[0]).toBe(2);
+    expect(badInterval.stderr()).toMatch(/--interval takes seconds/);
+  });
+});

@@ -1,0 +1,180 @@
+// `vmm-stats top` as an operator sees it: a real daemon sampling real processes, top running in a real
+// terminal (tmux, 80x24), keys sent to it, the screen read back; and top with its output piped.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { ChildProcesses, eventually } from '../helpers/processes.js';
+
+const cli = new URL('../../bin/vmm-stats', import.meta.url).pathname;
+const run = promisify(execFile);
+const BUSY = 'zulu.busy';
+const IDLE = 'alpha.idle';
+
+function tmuxMissingReason(): string | undefined {
+  try {
+    execFileSync('tmux', ['-V'], { stdio: 'ignore' });
+    return undefined;
+  } catch {
+    return "no 'tmux' command (Debian package tmux)";
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'vmm-stats-top-'));
+const socket = join(dir, 's.sock');
+const children = new ChildProcesses();
+let daemon: ChildProcess | undefined;
+
+/** A daemon ticking every 0.2 s, with a CPU-burning process and an idle one registered as two VMs. */
+beforeAll(async () => {
+  daemon = spawn(process.execPath, [cli, 'daemon', '--socket', socket, '--interval', '0.2', '--log-level', 'warn'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let daemonErrors = '';
+  daemon.stderr!.on('data', (chunk: Buffer) => (daemonErrors += chunk.toString()));
+  await eventually(() => {
+    if (daemon!.exitCode !== null) throw new Error(`the daemon exited with ${daemon!.exitCode}: ${daemonErrors}`);
+    return existsSync(socket) ? true : undefined;
+  }, 15_000, 'the daemon socket');
+  const busy = await children.busy();
+  const idle = await children.idle();
+  await run(process.execPath, [cli, 'add', BUSY, '--pid', String(busy.pid), '--socket', socket]);
+  await run(process.execPath, [cli, 'add', IDLE, '--pid', String(idle.pid), '--socket', socket]);
+});
+
+afterAll(async () => {
+  if (daemon && daemon.exitCode === null) {
+    const exited = once(daemon, 'exit');
+    daemon.kill('SIGTERM');
+    await exited;
+  }
+  await children.killAll();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A VM's row on the screen, as its cells: name, CPU%, MAXRSS MiB, in/out packets/s, in/out bytes/s, taps. */
+function cellsOf(line: string): string[] {
+  return line.trim().split(/\s+/);
+}
+
+function vmRows(lines: string[]): string[][] {
+  return lines.filter((line) => line.startsWith(`${BUSY} `) || line.startsWith(`${IDLE} `)).map(cellsOf);
+}
+
+const tmuxMissing = tmuxMissingReason();
+if (tmuxMissing) console.warn(`skipping the terminal tests of top: ${tmuxMissing}`);
+
+describe.skipIf(tmuxMissing !== undefined)('top in a real 80x24 terminal (tmux)', () => {
+  const server = `vmm-stats-top-${process.pid}`;
+  const config = join(dir, 'tmux.conf');
+  let sessions = 0;
+
+  const tmux = (...args: string[]) => execFileSync('tmux', ['-L', server, '-f', config, ...args], { encoding: 'utf8' });
+  const screen = (session: string) => tmux('capture-pane', '-p', '-t', session).replace(/\n$/, '').split('\n');
+  const paneFlags = (session: string) => tmux('display-message', '-p', '-t', session, '#{alternate_on} #{cursor_flag}').trim();
+
+  /** Runs top in a new session; afterwards the pane's shell reports top's exit status and the tty's mode. */
+  function startTop(): string {
+    const session = `top${sessions++}`;
+    const script = '"$0" "$1" top --socket "$2"; echo "top exited with status $?"; stty -a; exec sleep 3600';
+    tmux('new-session', '-d', '-x', '80', '-y', '24', '-s', session, 'sh', '-c', script, process.execPath, cli, socket);
+    return session;
+  }
+
+  async function screenWhere(session: string, what: string, test: (lines: string[]) => boolean): Promise<string[]> {
+    return eventually(() => {
+      const lines = screen(session);
+      return test(lines) ? lines : undefined;
+    }, 15_000, `${what}; the screen was:\n${screen(session).join('\n')}`);
+  }
+
+  async function expectRestoredAfterExit(session: string): Promise<void> {
+    const lines = await screenWhere(session, 'top to exit', (l) => l.some((line) => line.startsWith('top exited with status')));
+    expect(lines).toContain('top exited with status 0');
+    // Back from the alternate screen, cursor shown, and the tty in its cooked mode again.
+    expect(paneFlags(session)).toBe('0 1');
+    const modes = lines.join(' ');
+    expect(modes).toMatch(/(^|\s)icanon(\s|$)/);
+    expect(modes).toMatch(/(^|\s)echo(\s|$)/);
+    expect(lines.some((line) => line.startsWith(`${BUSY} `))).toBe(false);
+  }
+
+  beforeAll(() => {
+    // No status line: the pane is the whole 80x24 terminal.
+    writeFileSync(config, 'set -g status off\n');
+  });
+
+  afterAll(() => {
+    try {
+      tmux('kill-server');
+    } catch {
+      // No session was started.
+    }
+  });
+
+  it('shows both VMs with the busy one on top by CPU, re-sorts on keys, redraws on resize, quits on q', async () => {
+    const session = startTop();
+    const first = await screenWhere(session, `a CPU % above 0 for ${BUSY}`, (lines) => {
+      const busy = vmRows(lines).find((cells) => cells[0] === BUSY);
+      return busy !== undefined && Number(busy[1]) > 0 && vmRows(lines).length === 2;
+    });
+    expect(paneFlags(session)).toBe('1 0');
+    expect(first).toHaveLength(24);
+    expect(first[0]).toMatch(/^vmm-stats top \d\d:\d\d:\d\d {2}2 VMs {2}CPU [\d.]+% of \d+%/);
+    expect(first[1]).toMatch(/^VM +CPU% +MAXRSS MiB +IN pk\/s +OUT pk\/s +IN B\/s +OUT B\/s +TAPS$/);
+    expect(first[23]).toMatch(/^c CPU {2}m mem {2}n name .* q quit +by CPU%, high first$/);
+    expect(vmRows(first).map((cells) => cells[0])).toEqual([BUSY, IDLE]);
+
+    tmux('send-keys', '-t', session, 'n');
+    await screenWhere(session, 'name order', (lines) =>
+      lines[23]!.endsWith('by VM, A-Z') && vmRows(lines).map((cells) => cells[0]).join() === [IDLE, BUSY].join(),
+    );
+
+    const memory = (lines: string[]) => vmRows(lines).map((cells) => Number(cells[2]));
+    tmux('send-keys', '-t', session, 'm');
+    const byMemory = await screenWhere(session, 'memory order', (lines) => lines[23]!.endsWith('by MAXRSS MiB, high first'));
+    expect(memory(byMemory)[0]).toBeGreaterThanOrEqual(memory(byMemory)[1]!);
+    tmux('send-keys', '-t', session, 'r');
+    const reversed = await screenWhere(session, 'reversed memory order', (lines) => lines[23]!.endsWith('by MAXRSS MiB, low first'));
+    expect(memory(reversed)[0]).toBeLessThanOrEqual(memory(reversed)[1]!);
+
+    tmux('resize-window', '-t', session, '-x', '60', '-y', '12');
+    const small = await screenWhere(session, 'the screen redrawn at 60x12', (lines) => lines.length === 12 && lines[11]!.startsWith('c CPU'));
+    expect(small[0]).toMatch(/^vmm-stats top /);
+    expect(vmRows(small)).toHaveLength(2);
+
+    tmux('send-keys', '-t', session, 'q');
+    await expectRestoredAfterExit(session);
+  });
+
+  it('quits on Ctrl-C as on q', async () => {
+    const session = startTop();
+    await screenWhere(session, 'the VMs', (lines) => vmRows(lines).length === 2);
+    tmux('send-keys', '-t', session, 'C-c');
+    await expectRestoredAfterExit(session);
+  });
+});
+
+describe('top without a terminal', () => {
+  it('prints plain blocks of rows, one per interval, without escape codes, and exits 0 on SIGINT', async () => {
+    const top = spawn(process.execPath, [cli, 'top', '--socket', socket], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    top.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const blocks = () => output.split('\n').filter((line) => line.startsWith('vmm-stats top ')).length;
+    await eventually(() => (blocks() >= 4 ? true : undefined), 15_000, `four blocks; got:\n${output}`);
+    const exited = once(top, 'exit');
+    top.kill('SIGINT');
+    expect((await exited)[0]).toBe(0);
+    expect(output).not.toContain('\x1b');
+    const lines = output.split('\n');
+    expect(lines[1]).toMatch(/^VM +CPU% +MAXRSS MiB +IN pk\/s +OUT pk\/s +IN B\/s +OUT B\/s +TAPS$/);
+    const busyCpu = vmRows(lines)
+      .filter((cells) => cells[0] === BUSY)
+      .map((cells) => Number(cells[1]));
+    expect(busyCpu.length).toBeGreaterThanOrEqual(4);
+    expect(Math.max(...busyCpu.filter((cpu) => !Number.isNaN(cpu)))).toBeGreaterThan(0);
+  });
+});
