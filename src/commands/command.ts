@@ -33,3 +33,30 @@ export function parseInteger(flag: string, text: string | undefined, min: number
   }
   return value;
 }
+
+/** Runs a value parser of a flag's, turning its error into a UsageError that names the flag. */
+export function parseOption<T>(flag: string, text: string, parse: (text: string) => T): T {
+  try {
+    return parse(text);
+  } catch (err) {
+    throw new UsageError(`${flag}: ${(err as Error).message}`);
+  }
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export function parseLogLevel(text: string): LogLevel {
+  if (!(LOG_LEVELS as readonly string[]).includes(text)) {
+    throw new UsageError(`--log-level takes one of ${LOG_LEVELS.join(', ')}, not '${text}'`);
+  }
+  return text as LogLevel;
+}
+
+/** Resolves on the first SIGTERM or SIGINT: how a long-running command is asked to stop. */
+export function terminationSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+}

@@ -2,10 +2,17 @@ import { createLogger } from '../log.js';
 import { StatsDaemon } from '../daemon/daemon.js';
 import { DEFAULT_SOCKET_PATH } from '../daemon/socket-path.js';
 import { DEFAULT_MAX_FRAME_SIZE } from '../wire/index.js';
-import { parseCommandLine, parseInteger, UsageError, type Command } from './command.js';
-
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-type LogLevel = (typeof LOG_LEVELS)[number];
+import { DEFAULT_METRICS_HOST, DEFAULT_METRICS_PORT, parseListenAddress, startMetricsServer } from '../metrics/server.js';
+import {
+  LOG_LEVELS,
+  parseCommandLine,
+  parseInteger,
+  parseLogLevel,
+  parseOption,
+  terminationSignal,
+  UsageError,
+  type Command,
+} from './command.js';
 
 const DEFAULT_INTERVAL_SECONDS = 10;
 const DEFAULT_MAX_QUEUE_BYTES = 8 * 1024 * 1024;
@@ -23,6 +30,8 @@ options:
   --max-frame BYTES      largest request frame accepted (default ${DEFAULT_MAX_FRAME_SIZE})
   --max-queue BYTES      Data bytes queued for a subscriber that does not read, before the oldest are
                          dropped (default ${DEFAULT_MAX_QUEUE_BYTES})
+  --metrics HOST:PORT    also serve Prometheus metrics of every VM at http://HOST:PORT/metrics
+                         (npm start uses ${DEFAULT_METRICS_HOST}:${DEFAULT_METRICS_PORT}; off when not given)
   --debugfs DIR          where KVM publishes per-VM statistics (default /sys/kernel/debug/kvm)
   --log-level LEVEL      ${LOG_LEVELS.join(', ')} (default info)
 
@@ -41,19 +50,14 @@ function parseMode(text: string): number {
   return parseInt(text, 8);
 }
 
-function parseLogLevel(text: string): LogLevel {
-  if (!(LOG_LEVELS as readonly string[]).includes(text)) {
-    throw new UsageError(`--log-level takes one of ${LOG_LEVELS.join(', ')}, not '${text}'`);
+/** Starts what the daemon serves beside its socket; if that fails, stops the daemon so no socket is left. */
+async function startOrStop<T>(daemon: StatsDaemon, start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (err) {
+    await daemon.stop();
+    throw err;
   }
-  return text as LogLevel;
-}
-
-/** Resolves on the first SIGTERM or SIGINT. */
-function terminationSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
 }
 
 export const daemonCommand: Command = {
@@ -69,9 +73,11 @@ export const daemonCommand: Command = {
       'max-frame': { type: 'string', default: String(DEFAULT_MAX_FRAME_SIZE) },
       'max-queue': { type: 'string', default: String(DEFAULT_MAX_QUEUE_BYTES) },
       debugfs: { type: 'string' },
+      metrics: { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
     });
     const logger = createLogger(parseLogLevel(values['log-level']));
+    const metricsAddress = values.metrics === undefined ? undefined : parseOption('--metrics', values.metrics, parseListenAddress);
     const daemon = await StatsDaemon.start({
       socketPath: values.socket,
       socketMode: parseMode(values['socket-mode']),
@@ -80,11 +86,14 @@ export const daemonCommand: Command = {
       maxFrameSize: parseInteger('--max-frame', values['max-frame'], 64, 0x7fffffff),
       maxQueuedBytes: parseInteger('--max-queue', values['max-queue'], 4096, 2 ** 31),
       debugfsRoot: values.debugfs,
+      sampleAll: metricsAddress !== undefined,
       logger,
     });
+    const metrics = metricsAddress && (await startOrStop(daemon, () =>
+      startMetricsServer({ ...metricsAddress, source: daemon.metricsSource, logger })));
     const signal = await terminationSignal();
     logger.info({ signal }, 'shutting down');
-    await daemon.stop();
+    await Promise.all([daemon.stop(), metrics && metrics.close()]);
     return 0;
   },
 };

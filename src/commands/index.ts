@@ -4,6 +4,7 @@ import { daemonCommand } from './daemon.js';
 import { watchCommand } from './watch.js';
 import { topCommand } from './top.js';
 import { wireCommand } from './wire.js';
+import { exporterCommand } from './exporter.js';
 
 /** Every subcommand, in the order `vmm-stats --help` lists them. */
-export const commands: Command[] = [daemonCommand, addCommand, removeCommand, watchCommand, topCommand, wireCommand];
+export const commands: Command[] = [daemonCommand, addCommand, removeCommand, watchCommand, topCommand, exporterCommand, wireCommand];

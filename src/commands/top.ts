@@ -53,22 +53,30 @@ function parseSort(text: string): SortOrder {
   return { column: choice.column, reversed: false };
 }
 
-/** Calls `action` once things have been quiet for QUIET_MS after a poke, or MAX_WAIT_MS after the first. */
-function coalescer(action: () => void): { poke(): void; cancel(): void } {
+/**
+ * Calls `action` once things have been quiet for QUIET_MS after a poke, or MAX_WAIT_MS after the first.
+ * Once stopped it stays stopped: Data still in flight after the user quit must not draw again.
+ */
+function coalescer(action: () => void): { poke(): void; stop(): void } {
   let timer: NodeJS.Timeout | undefined;
   let firstPoke = 0;
+  let stopped = false;
   const fire = () => {
     timer = undefined;
     action();
   };
   return {
     poke() {
+      if (stopped) return;
       const now = performance.now();
       if (timer === undefined) firstPoke = now;
       clearTimeout(timer);
       timer = setTimeout(fire, Math.min(QUIET_MS, firstPoke + MAX_WAIT_MS - now));
     },
-    cancel: () => clearTimeout(timer),
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
   };
 }
 
@@ -99,7 +107,7 @@ function plainDisplay(view: () => View): Display {
   return {
     dataArrived: () => block.poke(),
     finished: Promise.race([interrupted(), outputClosed()]),
-    close: () => block.cancel(),
+    close: () => block.stop(),
   };
 }
 
@@ -128,7 +136,7 @@ function terminalDisplay(view: () => View, onKey: (key: string) => void): Displa
   const restore = () => {
     if (restored) return;
     restored = true;
-    redraw.cancel();
+    redraw.stop();
     clearInterval(clock);
     stdout.off('resize', draw);
     keys?.off('data', readKeys).setRawMode(false).pause();

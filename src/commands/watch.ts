@@ -1,7 +1,7 @@
 import { StatsClient } from '../client.js';
 import { frameToJson } from '../wire/index.js';
 import type { Frame, IfData, Stats } from '../wire/messages.js';
-import { parseCommandLine, UsageError, type Command } from './command.js';
+import { parseCommandLine, terminationSignal, UsageError, type Command } from './command.js';
 import { socketOption, socketUsage, vmLabels } from './client-commands.js';
 
 const COLUMNS: [title: string, width: number][] = [
@@ -80,10 +80,7 @@ ${socketUsage}`,
       client.close();
       return 1;
     }
-    const interrupted = new Promise<'interrupted'>((resolve) => {
-      process.once('SIGINT', () => resolve('interrupted'));
-      process.once('SIGTERM', () => resolve('interrupted'));
-    });
+    const interrupted = terminationSignal().then(() => 'interrupted' as const);
     const outcome = await Promise.race([interrupted, client.closed()]);
     if (outcome === 'interrupted') {
       client.close();

@@ -12,6 +12,7 @@ import {
   WireError,
 } from '../wire/index.js';
 import type { Message } from '../wire/messages.js';
+import type { MetricsSource } from '../metrics/server.js';
 import { Connection, type ConnectionHandlers } from './connection.js';
 import { coversVm, Registry, vmNameOf, type RegisteredVm } from './registry.js';
 import { prepareSocketPath, removeSocket, resolveGroup, setSocketAccess } from './socket-path.js';
@@ -92,6 +93,23 @@ export class StatsDaemon {
     for (const connection of this.#connections) dropped += connection.droppedFrames;
     return dropped;
   }
+
+  /** What the embedded metrics endpoint serves: the newest sample of every VM, and the daemon's own numbers. */
+  readonly metricsSource: MetricsSource = {
+    snapshot: () => {
+      const vms = [...this.collector.latest()].map(({ vm, stats }) => ({ name: vm.name, stats }));
+      const { lastTickSeconds, ticks, tickSecondsTotal } = this.collector.stats;
+      const collector = {
+        subscribers: this.subscriberCount,
+        droppedDataFrames: this.droppedDataFrames,
+        lastTickSeconds,
+        ticksTotal: ticks,
+        tickSecondsTotal,
+      };
+      const self = { vms: this.registry.size, collector };
+      return { vms, self };
+    },
+  };
 
   /** Bytes of Data frames waiting in the subscribers' queues now. */
   get queuedDataBytes(): number {

@@ -9,9 +9,16 @@ export interface VmSnapshot {
   stats: Stats;
 }
 
+/** The endpoint's own numbers: the daemon's collector when embedded, the upstream link when standalone. */
 export interface SelfMetrics {
   /** VMs whose statistics the endpoint serves. */
   vms: number;
+  collector?: CollectorMetrics;
+  /** The standalone exporter: whether it is subscribed to a stats daemon now. */
+  upstreamUp?: boolean;
+}
+
+export interface CollectorMetrics {
   subscribers: number;
   droppedDataFrames: number;
   /** Duration of the last collector tick. */
@@ -87,7 +94,7 @@ export function negotiateFormat(accept: string | undefined): { format: Expositio
 
 // ---- values ----
 
-/** A label value or HELP text as both formats require: backslash, double quote and newline escaped. */
+/** A label value as both formats require: backslash, double quote and newline escaped; any other UTF-8 as is. */
 export function escapeLabelValue(value: string): string {
   return /[\\"\n]/.test(value) ? value.replace(/[\\"\n]/g, escapeChar) : value;
 }
@@ -162,7 +169,7 @@ const VM_FAMILIES: Family<Stats>[] = [
   rusageFamily('block_input_operations', 'counter',
     "Block input operations of the VM's process (rusage inblock; 512-byte blocks on Linux).", (r) => r.inblock),
   rusageFamily('block_output_operations', 'counter',
-    "Block output operations of the VM's process (rusage oublock; 512-byte blocks on Linux).", (r) => r.outblock),
+    "Block output operations of the VM's process (rusage outblock; 512-byte blocks on Linux).", (r) => r.outblock),
   rusageFamily('ipc_messages_sent', 'counter',
     "IPC messages sent by the VM's process (rusage msgsnd; 0 on Linux).", (r) => r.msgsnd),
   rusageFamily('ipc_messages_received', 'counter',
@@ -226,9 +233,16 @@ const SCRAPE_FAMILY: FamilyMetadata = {
   help: 'Time the previous scrape of this endpoint took: snapshot, render and compression.',
 };
 
-const SELF_FAMILIES: Family<SelfMetrics, number>[] = [
-  { name: 'vmm_stats_vms', type: 'gauge', help: 'VMs whose statistics this endpoint serves.',
-    read: (s) => s.vms },
+const VMS_FAMILY: FamilyMetadata = {
+  name: 'vmm_stats_vms', type: 'gauge', help: 'VMs whose statistics this endpoint serves.',
+};
+
+const UPSTREAM_FAMILY: FamilyMetadata = {
+  name: 'vmm_stats_exporter_upstream_up', type: 'gauge',
+  help: 'Whether the standalone exporter is subscribed to its stats daemon now (1) or reconnecting (0).',
+};
+
+const COLLECTOR_FAMILIES: Family<CollectorMetrics, number>[] = [
   { name: 'vmm_stats_subscribers', type: 'gauge', help: 'Connections subscribed to Data frames.',
     read: (s) => s.subscribers },
   { name: 'vmm_stats_dropped_data_frames', type: 'counter',
@@ -241,8 +255,9 @@ const SELF_FAMILIES: Family<SelfMetrics, number>[] = [
 // ---- rendering ----
 
 /**
- * Appends UTF-8 to one growing buffer. For 1000 VMs (80k samples) this is several times faster than a
- * string per sample joined at the end: those strings are mostly garbage the collector then chases.
+ * Appends UTF-8 to one growing buffer. For 1000 VMs (44k to 84k samples) this measured two to three
+ * times faster than a string per sample joined at the end, whose many small strings keep the garbage
+ * collector busy.
  */
 class ByteWriter {
   #buffer: Buffer;
@@ -352,13 +367,23 @@ function writeSelf(out: ByteWriter, self: SelfMetrics, format: ExpositionFormat,
     writeHeader(out, SCRAPE_FAMILY, format);
     writeSample(out, SCRAPE_FAMILY.name, scrapeSeconds);
   }
-  for (const family of SELF_FAMILIES) {
+  writeHeader(out, VMS_FAMILY, format);
+  writeSample(out, VMS_FAMILY.name, self.vms);
+  if (self.upstreamUp !== undefined) {
+    writeHeader(out, UPSTREAM_FAMILY, format);
+    writeSample(out, UPSTREAM_FAMILY.name, self.upstreamUp ? 1 : 0);
+  }
+  if (self.collector !== undefined) writeCollector(out, self.collector, format);
+}
+
+function writeCollector(out: ByteWriter, collector: CollectorMetrics, format: ExpositionFormat): void {
+  for (const family of COLLECTOR_FAMILIES) {
     writeHeader(out, family, format);
-    writeSample(out, sampleName(family), family.read(self));
+    writeSample(out, sampleName(family), family.read(collector));
   }
   writeHeader(out, TICK_SUMMARY, format);
-  writeSample(out, `${TICK_SUMMARY.name}_sum`, self.tickSecondsTotal);
-  writeSample(out, `${TICK_SUMMARY.name}_count`, self.ticksTotal);
+  writeSample(out, `${TICK_SUMMARY.name}_sum`, collector.tickSecondsTotal);
+  writeSample(out, `${TICK_SUMMARY.name}_count`, collector.ticksTotal);
 }
 
 /**
@@ -376,7 +401,6 @@ export function renderMetricsBytes(
   const rows = prepareRows(vms);
   const samples = rows.vms.length * VM_FAMILIES.length + rows.counters.length + rows.taps.length * TAP_FAMILIES.length;
   const out = new ByteWriter(64 * 1024 + samples * 100); // a sample line is some 80 bytes; growing copies it all
-
   for (const family of VM_FAMILIES) writeFamily(out, family, format, rows.vms);
   writeFamily(out, HYPERVISOR_FAMILY, format, rows.counters);
   for (const family of TAP_FAMILIES) writeFamily(out, family, format, rows.taps);

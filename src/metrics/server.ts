@@ -23,7 +23,7 @@ export const DEFAULT_METRICS_PORT = 9947;
 export const DEFAULT_METRICS_HOST = '127.0.0.1';
 
 /**
- * `HOST:PORT`, `[IPV6]:PORT`, `:PORT` (every interface) or `HOST` (the default port), as `--metrics` and
+ * `HOST:PORT`, `[IPV6]:PORT`, `:PORT` (every IPv4 interface) or `HOST` (the default port), as `--metrics` and
  * `--listen` take it. Throws an Error that says what is wrong.
  */
 export function parseListenAddress(text: string): { host: string; port: number } {

@@ -162,13 +162,19 @@ describe('renderMetrics values', () => {
     expect(at(1n, 2_500_000)).toBe('vmm_stats_vm_cpu_user_seconds_total{vm="v"} 3.500000');
   });
 
+  it("renders the standalone exporter's upstream state, and no collector families without a collector", () => {
+    const text = renderMetrics([], { vms: 0, upstreamUp: false }, 'prometheus');
+    expect(lines(text)).toContain('vmm_stats_exporter_upstream_up 0');
+    expect(text).not.toContain('vmm_stats_collector_');
+  });
+
   it('reports a tap that is down as 0', () => {
     const text = renderMetrics([vm('v', [ifdata('tap0', { flags: 0x8842 })])], SELF, 'prometheus');
     expect(lines(text)).toContain('vmm_stats_tap_up{vm="v",interface="tap0"} 0');
   });
 
   it('renders non-finite self-metrics as the formats spell them', () => {
-    const text = renderMetrics([], { ...SELF, lastTickSeconds: Infinity, tickSecondsTotal: NaN }, 'prometheus');
+    const text = renderMetrics([], { vms: 0, collector: { ...SELF.collector!, lastTickSeconds: Infinity, tickSecondsTotal: NaN } }, 'prometheus');
     expect(lines(text)).toContain('vmm_stats_collector_last_tick_duration_seconds +Inf');
     expect(lines(text)).toContain('vmm_stats_collector_tick_duration_seconds_sum NaN');
   });

@@ -67,94 +67,120 @@ function vmRows(lines: string[]): string[][] {
 const tmuxMissing = tmuxMissingReason();
 if (tmuxMissing) console.warn(`skipping the terminal tests of top: ${tmuxMissing}`);
 
+/** A tmux server of its own holding one 80x24 window, no status line, running top in a shell. */
+class Terminal {
+  static #count = 0;
+  readonly #server = `vmm-stats-top-${process.pid}-${Terminal.#count++}`;
+
+  constructor(config: string) {
+    // After top, the shell says how top exited and whether the tty is back in cooked mode, on one line.
+    const script =
+      '"$0" "$1" top --socket "$2"; status=$?; ' +
+      'modes=$(stty -a | tr " ;" "\\n\\n" | grep -xE -- "-?(isig|icanon|echo)" | tr "\\n" " "); ' +
+      'echo "top exited with status $status; tty: $modes"; exec sleep 3600';
+    this.tmux('-f', config, 'new-session', '-d', '-x', '80', '-y', '24', 'sh', '-c', script, process.execPath, cli, socket);
+  }
+
+  tmux(...args: string[]): string {
+    return execFileSync('tmux', ['-L', this.#server, ...args], { encoding: 'utf8' });
+  }
+
+  screen(): string[] {
+    return this.tmux('capture-pane', '-p').replace(/\n$/, '').split('\n');
+  }
+
+  /** Whether the alternate screen is on, and whether the cursor is shown. */
+  flags(): string {
+    return this.tmux('display-message', '-p', '#{alternate_on} #{cursor_flag}').trim();
+  }
+
+  press(key: string): void {
+    this.tmux('send-keys', key);
+  }
+
+  async screenWhere(what: string, test: (lines: string[]) => boolean): Promise<string[]> {
+    try {
+      return await eventually(() => (test(this.screen()) ? this.screen() : undefined), 15_000, what);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; the screen was:\n${this.screen().join('\n')}`);
+    }
+  }
+
+  kill(): void {
+    try {
+      this.tmux('kill-server');
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
 describe.skipIf(tmuxMissing !== undefined)('top in a real 80x24 terminal (tmux)', () => {
-  const server = `vmm-stats-top-${process.pid}`;
   const config = join(dir, 'tmux.conf');
-  let sessions = 0;
+  const terminals: Terminal[] = [];
 
-  const tmux = (...args: string[]) => execFileSync('tmux', ['-L', server, '-f', config, ...args], { encoding: 'utf8' });
-  const screen = (session: string) => tmux('capture-pane', '-p', '-t', session).replace(/\n$/, '').split('\n');
-  const paneFlags = (session: string) => tmux('display-message', '-p', '-t', session, '#{alternate_on} #{cursor_flag}').trim();
-
-  /** Runs top in a new session; afterwards the pane's shell reports top's exit status and the tty's mode. */
-  function startTop(): string {
-    const session = `top${sessions++}`;
-    const script = '"$0" "$1" top --socket "$2"; echo "top exited with status $?"; stty -a; exec sleep 3600';
-    tmux('new-session', '-d', '-x', '80', '-y', '24', '-s', session, 'sh', '-c', script, process.execPath, cli, socket);
-    return session;
+  function startTop(): Terminal {
+    const terminal = new Terminal(config);
+    terminals.push(terminal);
+    return terminal;
   }
 
-  async function screenWhere(session: string, what: string, test: (lines: string[]) => boolean): Promise<string[]> {
-    return eventually(() => {
-      const lines = screen(session);
-      return test(lines) ? lines : undefined;
-    }, 15_000, `${what}; the screen was:\n${screen(session).join('\n')}`);
-  }
-
-  async function expectRestoredAfterExit(session: string): Promise<void> {
-    const lines = await screenWhere(session, 'top to exit', (l) => l.some((line) => line.startsWith('top exited with status')));
-    expect(lines).toContain('top exited with status 0');
-    // Back from the alternate screen, cursor shown, and the tty in its cooked mode again.
-    expect(paneFlags(session)).toBe('0 1');
-    const modes = lines.join(' ');
-    expect(modes).toMatch(/(^|\s)icanon(\s|$)/);
-    expect(modes).toMatch(/(^|\s)echo(\s|$)/);
+  async function expectRestoredAfterExit(terminal: Terminal): Promise<void> {
+    const lines = await terminal.screenWhere('top to exit', (l) => l.some((line) => line.startsWith('top exited')));
+    // Exit status 0, out of the alternate screen, cursor shown, and the tty in cooked mode again.
+    expect(lines.find((line) => line.startsWith('top exited'))).toMatch(/^top exited with status 0; tty: isig icanon echo\s*$/);
+    expect(terminal.flags()).toBe('0 1');
     expect(lines.some((line) => line.startsWith(`${BUSY} `))).toBe(false);
   }
 
   beforeAll(() => {
-    // No status line: the pane is the whole 80x24 terminal.
     writeFileSync(config, 'set -g status off\n');
   });
 
   afterAll(() => {
-    try {
-      tmux('kill-server');
-    } catch {
-      // No session was started.
-    }
+    for (const terminal of terminals) terminal.kill();
   });
 
   it('shows both VMs with the busy one on top by CPU, re-sorts on keys, redraws on resize, quits on q', async () => {
-    const session = startTop();
-    const first = await screenWhere(session, `a CPU % above 0 for ${BUSY}`, (lines) => {
+    const terminal = startTop();
+    const first = await terminal.screenWhere(`a CPU % above 0 for ${BUSY}`, (lines) => {
       const busy = vmRows(lines).find((cells) => cells[0] === BUSY);
       return busy !== undefined && Number(busy[1]) > 0 && vmRows(lines).length === 2;
     });
-    expect(paneFlags(session)).toBe('1 0');
+    expect(terminal.flags()).toBe('1 0');
     expect(first).toHaveLength(24);
     expect(first[0]).toMatch(/^vmm-stats top \d\d:\d\d:\d\d {2}2 VMs {2}CPU [\d.]+% of \d+%/);
     expect(first[1]).toMatch(/^VM +CPU% +MAXRSS MiB +IN pk\/s +OUT pk\/s +IN B\/s +OUT B\/s +TAPS$/);
     expect(first[23]).toMatch(/^c CPU {2}m mem {2}n name .* q quit +by CPU%, high first$/);
     expect(vmRows(first).map((cells) => cells[0])).toEqual([BUSY, IDLE]);
 
-    tmux('send-keys', '-t', session, 'n');
-    await screenWhere(session, 'name order', (lines) =>
+    terminal.press('n');
+    await terminal.screenWhere('name order', (lines) =>
       lines[23]!.endsWith('by VM, A-Z') && vmRows(lines).map((cells) => cells[0]).join() === [IDLE, BUSY].join(),
     );
 
     const memory = (lines: string[]) => vmRows(lines).map((cells) => Number(cells[2]));
-    tmux('send-keys', '-t', session, 'm');
-    const byMemory = await screenWhere(session, 'memory order', (lines) => lines[23]!.endsWith('by MAXRSS MiB, high first'));
+    terminal.press('m');
+    const byMemory = await terminal.screenWhere('memory order', (lines) => lines[23]!.endsWith('by MAXRSS MiB, high first'));
     expect(memory(byMemory)[0]).toBeGreaterThanOrEqual(memory(byMemory)[1]!);
-    tmux('send-keys', '-t', session, 'r');
-    const reversed = await screenWhere(session, 'reversed memory order', (lines) => lines[23]!.endsWith('by MAXRSS MiB, low first'));
+    terminal.press('r');
+    const reversed = await terminal.screenWhere('reversed memory order', (lines) => lines[23]!.endsWith('by MAXRSS MiB, low first'));
     expect(memory(reversed)[0]).toBeLessThanOrEqual(memory(reversed)[1]!);
 
-    tmux('resize-window', '-t', session, '-x', '60', '-y', '12');
-    const small = await screenWhere(session, 'the screen redrawn at 60x12', (lines) => lines.length === 12 && lines[11]!.startsWith('c CPU'));
+    terminal.tmux('resize-window', '-x', '60', '-y', '12');
+    const small = await terminal.screenWhere('the screen redrawn at 60x12', (lines) => lines.length === 12 && lines[11]!.startsWith('c CPU'));
     expect(small[0]).toMatch(/^vmm-stats top /);
     expect(vmRows(small)).toHaveLength(2);
 
-    tmux('send-keys', '-t', session, 'q');
-    await expectRestoredAfterExit(session);
+    terminal.press('q');
+    await expectRestoredAfterExit(terminal);
   });
 
   it('quits on Ctrl-C as on q', async () => {
-    const session = startTop();
-    await screenWhere(session, 'the VMs', (lines) => vmRows(lines).length === 2);
-    tmux('send-keys', '-t', session, 'C-c');
-    await expectRestoredAfterExit(session);
+    const terminal = startTop();
+    await terminal.screenWhere('the VMs', (lines) => vmRows(lines).length === 2);
+    terminal.press('C-c');
+    await expectRestoredAfterExit(terminal);
   });
 });
 
