@@ -8,6 +8,8 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { fileURLToPath } from 'node:url';
 import pidusage from 'pidusage';
 import si from 'systeminformation';
@@ -20,6 +22,8 @@ const GOALS = { vsPidusage: 1 / 4, vsSysteminformation: 1 / 20, vsFloor: 1.5 };
 const SYSTEMINFORMATION_CACHE_MS = 500;
 
 const OURS_PROCESSES = 'vmm-stats sampleProcesses';
+const PIDUSAGE = 'pidusage (CPU and memory only)';
+const FLOOR_PROCESSES = 'C floor: stat pread, taskstats batch';
 const OURS_DUMP = 'vmm-stats InterfaceSampler, dump';
 const OURS_REQUEST = 'vmm-stats InterfaceSampler, per name';
 const SYSTEMINFORMATION = 'systeminformation.networkStats';
@@ -66,37 +70,68 @@ function childrenCpuMicros(): number {
   return (ticks * 1e6) / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
 }
 
-/** Other work on the machine only ever adds CPU time: each figure is the least of this many tries. */
-const TRIES = 5;
+/** How many times each figure is taken; the least is kept, since other work on the machine only adds. */
+const TRIES = 7;
 
-/**
- * CPU microseconds per item of `round`, which handles `items` items: the least, over TRIES tries after one
- * warm-up round, of the mean over `rounds` rounds.
- */
-async function perItem(items: number, rounds: number, round: () => unknown): Promise<number> {
-  await round();
-  let least = Infinity;
-  for (let t = 0; t < TRIES; t++) {
-    const start = cpuMicros();
-    for (let i = 0; i < rounds; i++) await round();
-    least = Math.min(least, (cpuMicros() - start) / rounds / items);
-  }
-  return least;
+/** One figure of a table: CPU microseconds per item, or null when it cannot be had here. */
+interface Measure {
+  label: string;
+  note?: string;
+  once(): Promise<number | null>;
 }
 
-/** A floor prints its CPU microseconds per item; the least of TRIES runs. */
-function runFloor(binary: string | undefined, args: string[]): number | null {
-  if (binary === undefined) return null;
-  let least = Infinity;
-  for (let t = 0; t < TRIES; t++) {
-    const result = spawnSync(binary, args, { encoding: 'utf8' });
-    if (result.status !== 0) {
+// process.cpuUsage() counts the garbage collector's threads too: one measure's garbage (pidusage makes
+// plenty) is collected before the next measure starts, not during it.
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
+
+/** CPU microseconds per item of `round`, which handles `items` items, as the mean over `rounds` rounds. */
+async function perItem(items: number, rounds: number, round: () => unknown): Promise<number> {
+  collectGarbage();
+  const start = cpuMicros();
+  for (let i = 0; i < rounds; i++) await round();
+  return (cpuMicros() - start) / rounds / items;
+}
+
+/** A measure of `round` (warmed up first, so that open descriptors and JIT are in place). */
+function jsMeasure(label: string, items: number, rounds: number, round: () => unknown, note?: string): Measure {
+  let warm = false;
+  return {
+    label,
+    note,
+    async once() {
+      if (!warm) await round();
+      warm = true;
+      return perItem(items, rounds, round);
+    },
+  };
+}
+
+/** A measure of a C floor, which prints its own CPU microseconds per item. */
+function floorMeasure(label: string, binary: string | undefined, args: string[], note?: string): Measure {
+  return {
+    label,
+    note,
+    async once() {
+      if (binary === undefined) return null;
+      const result = spawnSync(binary, args, { encoding: 'utf8' });
+      if (result.status === 0) return Number(result.stdout.trim());
       process.stderr.write(`bench: ${binary} ${args[0]} failed: ${result.stderr.trim()}\n`);
       return null;
+    },
+  };
+}
+
+/** Takes every measure TRIES times, in turn, so that a burst of load elsewhere falls on all of them alike. */
+async function interleaved(measures: Measure[]): Promise<Row[]> {
+  const least: (number | null)[] = measures.map(() => Infinity);
+  for (let t = 0; t < TRIES; t++) {
+    for (const [i, measure] of measures.entries()) {
+      const value = least[i] === null ? null : await measure.once();
+      least[i] = value === null ? null : Math.min(least[i]!, value);
     }
-    least = Math.min(least, Number(result.stdout.trim()));
   }
-  return least;
+  return measures.map((measure, i) => ({ label: measure.label, micros: least[i]!, note: measure.note }));
 }
 
 function compileFloors(directory: string): { process?: string; links?: string; reason?: string } {
@@ -126,31 +161,35 @@ async function measureProcesses(floor: string | undefined, floorReason: string |
   const children = await spawnIdleChildren(PROCESSES);
   try {
     const pids = children.map((child) => child.pid!);
-    const ours = await perItem(pids.length, 400, () => sampleProcesses(pids));
-    process.env.VMM_STATS_PROCESS_SOURCE = 'procfs';
-    const oursProcfs = await perItem(pids.length, 100, () => sampleProcesses(pids));
-    delete process.env.VMM_STATS_PROCESS_SOURCE;
-    const peer = await perItem(pids.length, 40, () => pidusage(pids));
-    pidusage.clear();
-    const floorNote = floorReason ?? (isRoot ? undefined : 'not root: taskstats needs CAP_NET_ADMIN');
+    const procfsOnly = () => {
+      process.env.VMM_STATS_PROCESS_SOURCE = 'procfs';
+      try {
+        return sampleProcesses(pids);
+      } finally {
+        delete process.env.VMM_STATS_PROCESS_SOURCE;
+      }
+    };
     const args = (mode: string, rounds: number) => [mode, String(rounds), ...pids.map(String)];
+    const rows = await interleaved([
+      jsMeasure(OURS_PROCESSES, pids.length, 200, () => sampleProcesses(pids), isRoot ? undefined : '/proc only: not root'),
+      jsMeasure('vmm-stats, /proc only (fallback)', pids.length, 100, procfsOnly),
+      jsMeasure(PIDUSAGE, pids.length, 40, () => pidusage(pids)),
+      floorMeasure(
+        FLOOR_PROCESSES,
+        isRoot ? floor : undefined,
+        args('ours', 200),
+        floorReason ?? (isRoot ? undefined : 'not root: taskstats needs CAP_NET_ADMIN'),
+      ),
+      floorMeasure('C floor: open stat, status, io', floor, args('procfs', 100), floorReason),
+    ]);
+    pidusage.clear();
     return {
       title: `processes (${PROCESSES} idle children)`,
       unit: 'µs/pid',
-      rows: [
-        { label: OURS_PROCESSES, micros: ours, note: isRoot ? undefined : '/proc only: not root' },
-        { label: 'vmm-stats, /proc only (fallback)', micros: oursProcfs },
-        { label: 'pidusage (CPU and memory only)', micros: peer },
-        {
-          label: 'C floor: stat+io pread, taskstats batch',
-          micros: isRoot ? runFloor(floor, args('ours', 400)) : null,
-          note: floorNote,
-        },
-        { label: 'C floor: open stat, status, io', micros: runFloor(floor, args('procfs', 100)), note: floorReason },
-      ],
+      rows,
       goals: [
-        { ours: OURS_PROCESSES, against: 'pidusage (CPU and memory only)', goal: GOALS.vsPidusage },
-        { ours: OURS_PROCESSES, against: 'C floor: stat+io pread, taskstats batch', goal: GOALS.vsFloor },
+        { ours: OURS_PROCESSES, against: PIDUSAGE, goal: GOALS.vsPidusage },
+        { ours: OURS_PROCESSES, against: FLOOR_PROCESSES, goal: GOALS.vsFloor },
       ],
     };
   } finally {
@@ -164,26 +203,27 @@ const tapName = (i: number): string => `vsb${i}`;
 
 async function measureInterfacesHere(floor: string | undefined): Promise<Row[]> {
   const names = Array.from({ length: INTERFACES }, (_, i) => tapName(i));
-  const ours = async (strategy: string): Promise<number> => {
+  const sampler = (strategy: string): InterfaceSampler => {
     process.env.VMM_STATS_LINK_STRATEGY = strategy;
-    const sampler = new InterfaceSampler();
-    try {
-      return await perItem(names.length, 600, () => sampler.sample(names));
-    } finally {
-      sampler.close();
-      delete process.env.VMM_STATS_LINK_STRATEGY;
-    }
+    const opened = new InterfaceSampler();
+    opened.sample(names); // the strategy is read when the socket opens, on the first call
+    delete process.env.VMM_STATS_LINK_STRATEGY;
+    return opened;
   };
-  const rows: Row[] = [
-    { label: OURS_DUMP, micros: await ours('dump') },
-    { label: OURS_REQUEST, micros: await ours('request') },
-  ];
+  const byDump = sampler('dump');
+  const byRequest = sampler('request');
+  const args = (mode: string) => [mode, '600', ...names];
+  const rows = await interleaved([
+    jsMeasure(OURS_DUMP, names.length, 600, () => byDump.sample(names)),
+    jsMeasure(OURS_REQUEST, names.length, 600, () => byRequest.sample(names)),
+    floorMeasure(FLOOR_DUMP, floor, args('dump')),
+    floorMeasure(FLOOR_REQUEST, floor, args('request')),
+  ]);
+  byDump.close();
+  byRequest.close();
   const peer = await systeminformationCost(names);
   rows.push({ label: SYSTEMINFORMATION, micros: peer.own, note: 'its own CPU' });
   rows.push({ label: SYSTEMINFORMATION_CHILDREN, micros: peer.withChildren, note: 'shells and cats included' });
-  const args = (mode: string) => [mode, '600', ...names];
-  rows.push({ label: FLOOR_DUMP, micros: runFloor(floor, args('dump')) });
-  rows.push({ label: FLOOR_REQUEST, micros: runFloor(floor, args('request')) });
   return rows;
 }
 

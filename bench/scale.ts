@@ -60,16 +60,16 @@ async function run(options: Options, cleanup: Cleanup): Promise<void> {
   const origin = performance.now();
   const targets: Targets = { daemon, peers, dataFrames: () => subscriber.dataFrames, origin };
   const phaseSeconds = Math.floor(options.seconds / 3);
-  log(`phase 1/3, ${phaseSeconds} s: subscribed, no scrapes; the C floor samples the same pids and taps meanwhile`);
+  log(`phase 1/3, ${phaseSeconds} s: subscribed to every VM, no scrapes; the C floor samples the same pids and taps meanwhile`);
   const floorDone = startFloor(floorProgram, fleet, phaseSeconds - 1);
-  const subscribed = await runPhase({ name: 'subscribed', seconds: phaseSeconds, scrape: false }, targets);
+  const subscribed = await runPhase({ name: 'subscribed', seconds: phaseSeconds, scrape: [] }, targets);
   const floor = await floorDone;
-  log(`phase 2/3, ${phaseSeconds} s: subscribed, every exporter scraped once a second`);
-  const scraped = await runPhase({ name: 'scraped', seconds: phaseSeconds, scrape: true }, targets);
   await subscriber.close();
-  log(`phase 3/3, ${phaseSeconds} s: scraped only`);
-  const prometheusOnly = await runPhase({ name: 'prometheus-only', seconds: phaseSeconds, scrape: true }, targets);
-  const phases: Phases = { subscribed, scraped, prometheusOnly };
+  log(`phase 2/3, ${phaseSeconds} s: nobody subscribed, our /metrics scraped once a second`);
+  const scraped = await runPhase({ name: 'scraped', seconds: phaseSeconds, scrape: [daemon] }, targets);
+  log(`phase 3/3, ${phaseSeconds} s: nobody subscribed, ${peers.map((p) => p.name).join(' and ')} scraped in turn`);
+  const peerPhase = await runPhase({ name: 'peers', seconds: phaseSeconds, scrape: peers }, targets);
+  const phases: Phases = { subscribed, scraped, peers: peerPhase };
 
   await daemon.stop();
   const info: RunInfo = {

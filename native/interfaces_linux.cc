@@ -117,6 +117,7 @@ class LinuxInterfaceSampler : public InterfaceSampler {
 
  private:
   bool ShouldDump(size_t requested) const;
+  void IndexNames(const std::vector<std::string>& names);
   int SampleByDump(const std::vector<std::string>& names, InterfaceCounters* out, int* errors);
   int SampleByRequest(const std::vector<std::string>& names, const std::vector<size_t>& rows, InterfaceCounters* out,
                       int* errors);
@@ -131,6 +132,11 @@ class LinuxInterfaceSampler : public InterfaceSampler {
   RecentCache<int, LinkSpeed> speeds_;
   std::vector<char> requests_;
   std::vector<size_t> missing_;
+  std::vector<bool> found_;
+  // The names of the last dump, and for each the row where it first appears.
+  std::vector<std::string> indexed_names_;
+  std::unordered_map<std::string_view, size_t> row_of_name_;
+  std::vector<size_t> first_row_;
 };
 
 int LinuxInterfaceSampler::Open() {
@@ -166,13 +172,21 @@ int LinuxInterfaceSampler::Sample(const std::vector<std::string>& names, Interfa
   return SampleByRequest(names, missing_, out, errors);
 }
 
+// A collector asks for the same names tick after tick: the index is built again only when they change.
+void LinuxInterfaceSampler::IndexNames(const std::vector<std::string>& names) {
+  if (names == indexed_names_) return;
+  indexed_names_ = names;
+  row_of_name_.clear();
+  first_row_.resize(names.size());
+  for (size_t row = 0; row < names.size(); row++) {
+    first_row_[row] = row_of_name_.emplace(indexed_names_[row], row).first->second;
+  }
+}
+
 // Fills the rows whose name the dump shows; leaves the others in missing_.
 int LinuxInterfaceSampler::SampleByDump(const std::vector<std::string>& names, InterfaceCounters* out, int* errors) {
-  std::unordered_map<std::string_view, size_t> first_row;
-  first_row.reserve(names.size());
-  for (size_t row = 0; row < names.size(); row++) first_row.emplace(names[row], row);
-
-  std::vector<bool> found(names.size(), false);
+  IndexNames(names);
+  found_.assign(names.size(), false);
   size_t links = 0;
   struct {
     nlmsghdr header;
@@ -185,21 +199,19 @@ int LinuxInterfaceSampler::SampleByDump(const std::vector<std::string>& names, I
     if (message->nlmsg_type != RTM_NEWLINK) return;
     links++;
     LinkMessage link = ParseLink(message);
-    auto it = first_row.find(link.name);
-    if (it == first_row.end()) return;
+    auto it = row_of_name_.find(link.name);
+    if (it == row_of_name_.end()) return;
     Fill(link, names[it->second], &out[it->second]);
-    errors[it->second] = 0;
-    found[it->second] = true;
+    found_[it->second] = true;
   });
   if (error != 0) return error;
   links_seen_ = links;
 
   for (size_t row = 0; row < names.size(); row++) {
-    if (found[row]) continue;
-    const size_t first = first_row[names[row]];
-    if (found[first]) {  // the same name asked for twice
+    if (found_[row]) continue;
+    const size_t first = first_row_[row];
+    if (found_[first]) {  // the same name asked for twice
       out[row] = out[first];
-      errors[row] = 0;
     } else {
       missing_.push_back(row);
     }

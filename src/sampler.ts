@@ -6,7 +6,7 @@
 //   VMM_STATS_PROCESS_SOURCE=procfs        read every process field from /proc, not from taskstats
 //   VMM_STATS_LINK_STRATEGY=dump|request   read interfaces by one link dump, or by one request per name
 import { createRequire } from 'node:module';
-import { constants } from 'node:os';
+import { constants, endianness } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { getSystemErrorMap } from 'node:util';
 import type { IfData, Rusage, VmmCounter } from './wire/messages.js';
@@ -41,10 +41,10 @@ export type Sampled<T> = { ok: true; value: T } | { ok: false; error: SamplerErr
 export function sampleProcess(pid: number): ProcessSample {
   checkPid(pid);
   const addon = native();
-  const row = new BigUint64Array(addon.processFields);
-  const errno = addon.sampleProcess(pid, row);
+  const buffers = new RowBuffers().fit(1, addon.processFields);
+  const errno = addon.sampleProcess(pid, buffers.rows);
   if (errno !== 0) throw processError(pid, errno);
-  return processSample(pid, row, 0);
+  return processSample(pid, buffers, 0);
 }
 
 /** Many processes' usage in one call into the addon; each result stands alone. */
@@ -57,7 +57,7 @@ export function sampleProcesses(pids: readonly number[]): Sampled<ProcessSample>
   return pids.map((pid, i) => {
     const errno = buffers.errors[i];
     if (errno !== 0) return { ok: false, error: processError(pid, errno) };
-    return { ok: true, value: processSample(pid, buffers.rows, i * addon.processFields) };
+    return { ok: true, value: processSample(pid, buffers, i * addon.processFields) };
   });
 }
 
@@ -80,7 +80,7 @@ export class InterfaceSampler {
     return names.map((name, i) => {
       const failure = buffers.errors[i];
       if (failure !== 0) return { ok: false, error: new SamplerError(failure, `cannot read interface ${name}`) };
-      return { ok: true, value: ifData(name, buffers.rows, i * fields) };
+      return { ok: true, value: ifData(name, buffers, i * fields) };
     });
   }
 
@@ -181,9 +181,14 @@ function loadAddon(): Addon {
   return load(fileURLToPath(new URL('..', import.meta.url)));
 }
 
+/** Where the low half of a u64 is among its two 32-bit words. */
+const LOW_WORD = endianness() === 'LE' ? 0 : 1;
+
 /** Typed arrays for `count` rows, reallocated only when a call needs more rows than any before. */
 class RowBuffers {
   rows = new BigUint64Array(0);
+  /** The rows as 32-bit words, to read the fields that hold numbers without making a bigint first. */
+  words = new Uint32Array(0);
   errors = new Int32Array(0);
   pids = new Int32Array(0);
 
@@ -191,10 +196,16 @@ class RowBuffers {
     if (this.errors.length < count) {
       const capacity = Math.max(count, this.errors.length * 2, 16);
       this.rows = new BigUint64Array(capacity * fields);
+      this.words = new Uint32Array(this.rows.buffer);
       this.errors = new Int32Array(capacity);
       this.pids = new Int32Array(capacity);
     }
     return this;
+  }
+
+  /** The low 32 bits of field `index`, for fields the platforms fill from 32-bit values. */
+  low(index: number): number {
+    return this.words[2 * index + LOW_WORD];
   }
 }
 
@@ -202,10 +213,11 @@ const processBuffers = new RowBuffers();
 
 // --- rows to records: the field order is native/sampler.h's ---
 
-function processSample(pid: number, row: BigUint64Array, at: number): ProcessSample {
+function processSample(pid: number, buffers: RowBuffers, at: number): ProcessSample {
+  const row = buffers.rows;
   const rusage: Rusage = {
-    utime: { sec: row[at], usec: Number(row[at + 1]) },
-    stime: { sec: row[at + 2], usec: Number(row[at + 3]) },
+    utime: { sec: row[at], usec: buffers.low(at + 1) },
+    stime: { sec: row[at + 2], usec: buffers.low(at + 3) },
     maxrss: row[at + 4],
     ixrss: row[at + 5],
     idrss: row[at + 6],
@@ -224,14 +236,15 @@ function processSample(pid: number, row: BigUint64Array, at: number): ProcessSam
   return { pid, rusage, startTime: row[at + 18] };
 }
 
-function ifData(name: string, row: BigUint64Array, at: number): IfData {
+function ifData(name: string, buffers: RowBuffers, at: number): IfData {
+  const row = buffers.rows;
   return {
     name,
-    flags: Number(row[at]),
-    send_length: Number(row[at + 1]),
-    max_send_length: Number(row[at + 2]),
-    send_drops: Number(row[at + 3]),
-    mtu: Number(row[at + 4]),
+    flags: buffers.low(at),
+    send_length: buffers.low(at + 1),
+    max_send_length: buffers.low(at + 2),
+    send_drops: buffers.low(at + 3),
+    mtu: buffers.low(at + 4),
     baudrate: row[at + 5],
     input_packets: row[at + 6],
     input_errors: row[at + 7],

@@ -1,6 +1,7 @@
 /* The floor under the process sampler: the kernel sources it reads, read by plain C.
- *   process-floor ours ITERATIONS PID...    /proc/<pid>/stat and io kept open and read again with pread,
- *                                           plus taskstats TGID and PID replies for all pids in one batch
+ *   process-floor ours ITERATIONS PID...    /proc/<pid>/stat kept open and read again with pread (and io
+ *                                           too for a process with threads), plus taskstats TGID and PID
+ *                                           replies for all pids in one batch
  *   process-floor procfs ITERATIONS PID...  open, read and close /proc/<pid>/stat, status and io each time
  * Prints the CPU microseconds per pid per iteration. */
 #include "floor.h"
@@ -10,7 +11,7 @@
 #include <linux/taskstats.h>
 
 struct usage {
-  unsigned long long minflt, majflt, utime, stime, start, read_bytes, write_bytes, maxrss, nvcsw, nivcsw;
+  unsigned long long minflt, majflt, utime, stime, threads, start, read_bytes, write_bytes, maxrss, nvcsw, nivcsw;
 };
 
 static unsigned long long sink;
@@ -23,7 +24,8 @@ static void parse_stat(const char *text, struct usage *u) {
     fields[field] = strtoull(at, &end, 10);
     at = end;
   }
-  u->minflt = fields[10], u->majflt = fields[12], u->utime = fields[14], u->stime = fields[15], u->start = fields[22];
+  u->minflt = fields[10], u->majflt = fields[12], u->utime = fields[14], u->stime = fields[15];
+  u->threads = fields[20], u->start = fields[22];
 }
 
 static unsigned long long labeled(const char *text, const char *label) {
@@ -96,6 +98,7 @@ static void take_taskstats(const struct nlmsghdr *reply, void *context) {
           u->nvcsw = stats.nvcsw, u->nivcsw = stats.nivcsw;
         } else {
           u->maxrss = stats.hiwater_rss;
+          if (u->threads == 1) u->read_bytes = stats.read_bytes, u->write_bytes = stats.write_bytes;
         }
       }
       inner += NLA_ALIGN(attribute->nla_len);
@@ -140,8 +143,10 @@ int main(int argc, char **argv) {
       if (ours) {
         read_fd(stat_fds[i], buffer, sizeof buffer);
         parse_stat(buffer, &rows[i]);
-        read_fd(io_fds[i], buffer, sizeof buffer);
-        parse_io(buffer, &rows[i]);
+        if (rows[i].threads > 1) {
+          read_fd(io_fds[i], buffer, sizeof buffer);
+          parse_io(buffer, &rows[i]);
+        }
       } else {
         read_path(pids[i], "stat", buffer, sizeof buffer);
         parse_stat(buffer, &rows[i]);

@@ -1,6 +1,6 @@
 // The measurement itself: phases of a fixed length, with a once-a-second loop that samples the daemon's
-// memory and, when the phase scrapes, scrapes our endpoint and the two peers one after the other (never
-// at once, so that on two cores one scrape's CPU does not show up as another's latency).
+// memory and scrapes the phase's exporters one after the other (never at once, so that on two cores one
+// scrape's CPU does not show up as another's latency).
 import { performance } from 'node:perf_hooks';
 import { cpuDelta, readCpuTimes, readRssBytes, type CpuTimes } from './procfs.js';
 import type { Scrape } from './scrape.js';
@@ -9,7 +9,8 @@ import type { DaemonService, Service } from './services.js';
 export interface PhaseSpec {
   name: string;
   seconds: number;
-  scrape: boolean;
+  /** Scraped in this order, each at most once a second. */
+  scrape: Service[];
 }
 
 export interface TickTotals {
@@ -34,7 +35,7 @@ export interface PhaseResult {
 
 export interface Targets {
   daemon: DaemonService;
-  /** Scraped in this order, after the daemon; their CPU is followed in every phase. */
+  /** Their CPU is followed in every phase. */
   peers: Service[];
   /** Data frames received so far. */
   dataFrames(): number;
@@ -61,8 +62,7 @@ function cpuOfAll(targets: Targets): Record<string, CpuTimes> {
 }
 
 export async function runPhase(spec: PhaseSpec, targets: Targets): Promise<PhaseResult> {
-  const scraped = [targets.daemon, ...targets.peers];
-  const scrapes: Record<string, Scrape[]> = Object.fromEntries(scraped.map((s) => [s.name, []]));
+  const scrapes: Record<string, Scrape[]> = Object.fromEntries(spec.scrape.map((s) => [s.name, []]));
   const rss: [number, number][] = [];
   // The self-metrics are read outside the CPU window, so that these two renders are not counted.
   const ticksBefore = await readTickTotals(targets.daemon);
@@ -73,7 +73,7 @@ export async function runPhase(spec: PhaseSpec, targets: Targets): Promise<Phase
   for (let slot = 0; start + slot * 1000 < end; ) {
     await sleep(start + slot * 1000 - performance.now());
     rss.push([(performance.now() - targets.origin) / 1000, readRssBytes(targets.daemon.pid)]);
-    if (spec.scrape) for (const service of scraped) scrapes[service.name]!.push(await service.scraper.scrape());
+    for (const service of spec.scrape) scrapes[service.name]!.push(await service.scraper.scrape());
     // A second whose scrapes overran skips the slots it missed rather than scraping back to back.
     slot = Math.max(slot + 1, Math.ceil((performance.now() - start) / 1000));
   }

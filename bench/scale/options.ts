@@ -15,8 +15,8 @@ export const usage = `usage: npm run bench:scale -- [--vms N] [--seconds S] [--w
 
 As root: N idle processes standing in for VMs, two taps each, registered with a vmm-stats daemon
 (interval 1 s, /metrics on loopback) and with process-exporter and node_exporter (netdev only); then
-three phases of S/3 seconds each: subscribed to every VM; subscribed and scraped once a second;
-scraped once a second only. Reports the daemon's CPU per tick and per scrape against the C floor and the
+three phases of S/3 seconds each: subscribed to every VM, no scrapes; our /metrics alone scraped once
+a second; the peers alone scraped in turn, each at most once a second. Reports the daemon's CPU per tick and per scrape against the C floor and the
 peers, its RSS, and the scrape latencies. Cleans up (processes, taps) even when interrupted.
 
   --vms N       VMs (default 100)

@@ -161,7 +161,8 @@ export const topCommand: Command = {
   summary: 'a live, sortable view of every VM: CPU, memory and tap traffic',
   usage,
   async run(argv) {
-    const { values, positionals } = parseCommandLine(argv, { sort: { type: 'string', default: DEFAULT_ORDER.column }, ...socketOption }, true);
+    const options = { sort: { type: 'string', default: DEFAULT_ORDER.column }, ...socketOption } as const;
+    const { values, positionals } = parseCommandLine(argv, options, true);
     if (positionals.length > 1) throw new UsageError('give at most one VM name');
     let order = parseSort(values.sort);
     const client = await StatsClient.connect(values.socket);
@@ -193,7 +194,8 @@ export const topCommand: Command = {
     display.close();
     client.close();
     if (outcome.kind === 'quit') return 0;
-    process.stderr.write(`vmm-stats: the daemon closed the connection${outcome.error ? `: ${outcome.error.message}` : ''}\n`);
+    const why = outcome.error ? `: ${outcome.error.message}` : '';
+    process.stderr.write(`vmm-stats: the daemon closed the connection${why}\n`);
     return 1;
   },
 };

@@ -94,7 +94,12 @@ function trafficRate(before: Sample, after: Sample, elapsedSeconds: number): Tra
   if (growths.length === 0) return undefined;
   const perSecond = (key: (typeof TRAFFIC_KEYS)[number]) =>
     growths.reduce((sum, growth) => sum + Number(growth[key]), 0) / elapsedSeconds;
-  return { packetsIn: perSecond('packetsIn'), packetsOut: perSecond('packetsOut'), bytesIn: perSecond('bytesIn'), bytesOut: perSecond('bytesOut') };
+  return {
+    packetsIn: perSecond('packetsIn'),
+    packetsOut: perSecond('packetsOut'),
+    bytesIn: perSecond('bytesIn'),
+    bytesOut: perSecond('bytesOut'),
+  };
 }
 
 function rowOf(name: string, before: Sample | undefined, after: Sample): VmRow {

@@ -26,7 +26,7 @@ export const SORT_CHOICES: readonly SortChoice[] = [
   { key: 'i', column: 'in', label: 'in', value: (row) => row.traffic?.bytesIn },
   { key: 'o', column: 'out', label: 'out', value: (row) => row.traffic?.bytesOut },
 ];
-export const REVERSE_KEY = 'r';
+const REVERSE_KEY = 'r';
 export const DEFAULT_ORDER: SortOrder = { column: 'cpu', reversed: false };
 
 function choiceFor(column: SortColumn): SortChoice {
@@ -80,7 +80,7 @@ function charWidth(char: string): number {
   return wide ? 2 : 1;
 }
 
-export function displayWidth(text: string): number {
+function displayWidth(text: string): number {
   let width = 0;
   for (const char of text) width += charWidth(char);
   return width;
@@ -92,7 +92,7 @@ function printable(text: string): string {
 }
 
 /** The text cut to `width` columns, with an ellipsis where it was cut. */
-export function truncate(text: string, width: number): string {
+function truncate(text: string, width: number): string {
   if (displayWidth(text) <= width) return text;
   let kept = '';
   let used = 0;

@@ -146,10 +146,12 @@ export class Reader {
     const from = this.base + start;
     const to = this.base + end;
     if (end - start < SHORT_STRING) {
-      const bytes = this.bytes;
+      // ASCII when no byte has its top bit set; four bytes at a time (byte order does not matter here).
       let high = 0;
-      for (let i = from; i < to; i++) high |= bytes[i];
-      if (high < 0x80) {
+      let i = from;
+      for (; i + 4 <= to; i += 4) high |= this.data.getUint32(i, true);
+      for (; i < to; i++) high |= this.bytes[i];
+      if ((high & 0x80808080) === 0) {
         if (start < this.latin1Start || end > this.latin1Start + this.latin1.length) {
           this.latin1Start = start;
           this.latin1 = this.node.toString('latin1', from, this.base + Math.min(this.end, start + LATIN1_CHUNK));

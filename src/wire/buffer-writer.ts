@@ -67,6 +67,38 @@ const MAX_SLAB_CLAIM = SLAB_BYTES / 8;
 let slab = new Memory(Buffer.allocUnsafeSlow(SLAB_BYTES));
 let slabUsed = 0;
 
+/**
+ * Encodings (u16 length, then the bytes) of the short strings the Stats Data hot path writes on every tick:
+ * VM names, tap names, counter descriptions. Copying a known encoding costs less than encoding the string
+ * again character by character. Bounded: when full, it starts over.
+ */
+class StringCache {
+  static readonly MAX_ENTRY = 2 + SHORT_STRING * 3;
+  private static readonly ENTRIES = 8192;
+  private static readonly BYTES = 512 * 1024;
+  private entries = new Map<string, Uint8Array>();
+  private memory = new Uint8Array(StringCache.BYTES);
+  private used = 0;
+
+  get(text: string): Uint8Array | undefined {
+    return this.entries.get(text);
+  }
+
+  add(text: string, encoding: Uint8Array): void {
+    if (this.entries.size === StringCache.ENTRIES || this.used + encoding.length > StringCache.BYTES) {
+      this.entries = new Map();
+      this.memory = new Uint8Array(StringCache.BYTES);
+      this.used = 0;
+    }
+    const entry = this.memory.subarray(this.used, this.used + encoding.length);
+    entry.set(encoding);
+    this.used += encoding.length;
+    this.entries.set(text, entry);
+  }
+}
+
+const stringCache = new StringCache();
+
 export class Writer {
   private memory: Memory;
   /** Where this writer's bytes start in its memory. */
@@ -174,6 +206,20 @@ export class Writer {
     this.memory.view.setUint16(this.pos, length);
     this.memory.node.write(text, this.pos + 2, length, 'utf8');
     this.pos += 2 + length;
+  }
+
+  /** string(), for strings likely to be written again soon (see StringCache). */
+  recurringString(text: string): void {
+    const known = stringCache.get(text);
+    if (known !== undefined) {
+      this.ensure(known.length);
+      this.memory.bytes.set(known, this.pos);
+      this.pos += known.length;
+      return;
+    }
+    const start = this.pos;
+    this.string(text);
+    if (this.pos - start <= StringCache.MAX_ENTRY) stringCache.add(text, this.memory.bytes.subarray(start, this.pos));
   }
 
   /** Writes `text` if it is ASCII and says whether it did; on false nothing counts as written. */

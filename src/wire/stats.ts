@@ -25,7 +25,7 @@ export function writeStats(w: Writer, stats: Stats): void {
   w.count(vmm.length);
   for (let i = 0; i < vmm.length; i++) {
     const counter = vmm[i];
-    w.string(counter[0]);
+    w.recurringString(counter[0]);
     w.u64(counter[1]);
   }
   w.count(ifdata.length);
@@ -54,7 +54,7 @@ function writeRusage(w: Writer, ru: Rusage): void {
 }
 
 function writeIfData(w: Writer, i: IfData): void {
-  w.string(i.name);
+  w.recurringString(i.name);
   w.u32(i.flags);
   w.u32(i.send_length);
   w.u32(i.max_send_length);

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { TapVmm, tapUnavailableReason, uniqueInterfaceName } from '../helpers/net.js';
 import { ChildProcesses, eventually } from '../helpers/processes.js';
 
 const cli = new URL('../../bin/vmm-stats', import.meta.url).pathname;
@@ -70,7 +71,8 @@ if (tmuxMissing) console.warn(`skipping the terminal tests of top: ${tmuxMissing
 /** A tmux server of its own holding one 80x24 window, no status line, running top in a shell. */
 class Terminal {
   static #count = 0;
-  readonly #server = `vmm-stats-top-${process.pid}-${Terminal.#count++}`;
+  // A socket in the test's directory, removed with it (tmux leaves its socket file behind).
+  readonly #server = join(dir, `tmux-${Terminal.#count++}.sock`);
 
   constructor(config: string) {
     // After top, the shell says how top exited and whether the tty is back in cooked mode, on one line.
@@ -82,7 +84,7 @@ class Terminal {
   }
 
   tmux(...args: string[]): string {
-    return execFileSync('tmux', ['-L', this.#server, ...args], { encoding: 'utf8' });
+    return execFileSync('tmux', ['-S', this.#server, ...args], { encoding: 'utf8' });
   }
 
   screen(): string[] {
@@ -176,6 +178,20 @@ describe.skipIf(tmuxMissing !== undefined)('top in a real 80x24 terminal (tmux)'
     await expectRestoredAfterExit(terminal);
   });
 
+  it('drops a VM from the screen a few intervals after it is removed', async () => {
+    const removed = 'mike.removed';
+    const idle = await children.idle();
+    await run(process.execPath, [cli, 'add', removed, '--pid', String(idle.pid), '--socket', socket]);
+    const terminal = startTop();
+    const hasRemoved = (lines: string[]) => lines.some((line) => line.startsWith(`${removed} `));
+    await terminal.screenWhere(`${removed} on the screen`, hasRemoved);
+    await run(process.execPath, [cli, 'remove', removed, '--socket', socket]);
+    const after = await terminal.screenWhere(`${removed} gone from the screen`, (lines) => !hasRemoved(lines));
+    expect(after[0]).toMatch(/ {2}2 VMs {2}/);
+    expect(vmRows(after)).toHaveLength(2);
+    await children.kill(idle);
+  });
+
   it('quits on Ctrl-C as on q', async () => {
     const terminal = startTop();
     await terminal.screenWhere('the VMs', (lines) => vmRows(lines).length === 2);
@@ -183,6 +199,15 @@ describe.skipIf(tmuxMissing !== undefined)('top in a real 80x24 terminal (tmux)'
     await expectRestoredAfterExit(terminal);
   });
 });
+
+/** Reads back a rate as top writes it: 0, 7.5, 512, 1.2k, 34k, 5.6M. */
+function rateValue(text: string): number {
+  const scale = { k: 1e3, M: 1e6, G: 1e9 }[text.slice(-1)] ?? 1;
+  return parseFloat(text) * scale;
+}
+
+const tapMissing = tapUnavailableReason();
+if (tapMissing) console.warn(`skipping top's tap traffic test: ${tapMissing}`);
 
 describe('top without a terminal', () => {
   it('prints plain blocks of rows, one per interval, without escape codes, and exits 0 on SIGINT', async () => {
@@ -202,5 +227,32 @@ describe('top without a terminal', () => {
       .map((cells) => Number(cells[1]));
     expect(busyCpu.length).toBeGreaterThanOrEqual(4);
     expect(Math.max(...busyCpu.filter((cpu) => !Number.isNaN(cpu)))).toBeGreaterThan(0);
+  });
+
+  it.skipIf(tapMissing !== undefined)("shows a tap's traffic from the VM as IN, per second, for a NAME subtree", async () => {
+    const tap = await TapVmm.create(uniqueInterfaceName('vtop'));
+    let top: ChildProcess | undefined;
+    try {
+      await run(process.execPath, [cli, 'add', 'tapped.vm', '--pid', String(tap.process.pid), '--tap', tap.name, '--socket', socket]);
+      top = spawn(process.execPath, [cli, 'top', 'tapped', '--socket', socket], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let output = '';
+      top.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const rows = () => output.split('\n').filter((line) => line.startsWith('tapped.vm ')).map(cellsOf);
+      const deadline = Date.now() + 2000;
+      while (Date.now() < deadline) await tap.send(50, 200);
+      const busy = rows().filter((cells) => cells[3] !== '-' && rateValue(cells[3]!) > 0);
+      expect(busy.length, output).toBeGreaterThan(0);
+      for (const [, , , packetsIn, packetsOut, bytesIn, bytesOut, taps] of busy) {
+        expect(taps).toBe('1');
+        expect([packetsOut, bytesOut]).toEqual(['0', '0']);
+        // Frames of 200 bytes: the bytes and packets rates agree, within the rounding of the display.
+        expect(rateValue(bytesIn!) / rateValue(packetsIn!)).toBeGreaterThan(150);
+        expect(rateValue(bytesIn!) / rateValue(packetsIn!)).toBeLessThan(250);
+      }
+      expect(output).not.toMatch(new RegExp(`^(${BUSY}|${IDLE}) `, 'm'));
+    } finally {
+      top?.kill('SIGINT');
+      await tap.destroy();
+    }
   });
 });

@@ -13,6 +13,7 @@ function vmmStats(args: string[], input: string | Buffer): { status: number | nu
     input,
     encoding: 'utf8',
     timeout: 60_000,
+    maxBuffer: 64 << 20,
   });
   if (run.error) throw run.error;
   return { status: run.status, stdout: run.stdout, stderr: run.stderr };

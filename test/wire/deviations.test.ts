@@ -14,7 +14,7 @@ import {
   type Message,
   type VmInfo,
 } from '../../src/wire/index.js';
-import { frame, int, ptime, str, strs, u64 } from './frames.js';
+import { frame, int, ptime, str, strs } from './frames.js';
 
 function wireError(run: () => unknown): WireError {
   try {

@@ -65,9 +65,9 @@ describe('malformed vectors', () => {
 
   describe.each(groupBy(malformed, (line) => `${line.how}, expect ${line.expect}`))('%s', (_group, lines) => {
     it(`gives each of its ${lines.length} lines the expected verdict, and on ok the seed's fields`, () => {
-      const wrong = lines.flatMap((line) => {
+      const wrong = lines.flatMap((line): { hex: string; expected: unknown; got: unknown }[] => {
         const verdict = decode(line.hex);
-        if (verdict.ok !== (line.expect === 'ok')) return [{ hex: line.hex, expect: line.expect, got: verdict }];
+        if (verdict.ok !== (line.expect === 'ok')) return [{ hex: line.hex, expected: line.expect, got: verdict }];
         if (verdict.ok && JSON.stringify(verdict.json) !== JSON.stringify(line.decoded)) {
           return [{ hex: line.hex, expected: line.decoded, got: verdict.json }];
         }
