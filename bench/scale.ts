@@ -7,7 +7,7 @@ import { availableParallelism, release, tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { Cleanup } from './scale/cleanup.js';
-import { createFleet, MARKER, sweepLeftovers } from './scale/fleet.js';
+import { countLinks, createFleet, MARKER, sweepLeftovers } from './scale/fleet.js';
 import { buildFloor, startFloor } from './scale/floor.js';
 import { runPhase, type Targets } from './scale/measure.js';
 import { parseOptions, usage, type Options } from './scale/options.js';
@@ -48,7 +48,7 @@ async function run(options: Options, cleanup: Cleanup): Promise<void> {
 
   log(`creating ${options.vms} VM stand-ins and ${options.vms * TAPS_PER_VM} taps`);
   const fleet = await createFleet(options.vms, cleanup);
-  const daemon = await startDaemon(dir, options.profile, cleanup);
+  const daemon = await startDaemon(dir, { profile: options.profile, options: options.nodeOptions }, cleanup);
   const peers = [await startProcessExporter(dir, cleanup), await startNodeExporter(dir, cleanup)];
   const subscriber = await Subscriber.connect(daemon.socketPath);
   cleanup.defer('closing the subscription', () => subscriber.close());
@@ -57,13 +57,15 @@ async function run(options: Options, cleanup: Cleanup): Promise<void> {
   log(`registered ${options.vms} VMs in ${registerSeconds.toFixed(2)} s; warming up for ${options.warmupSeconds} s`);
   await sleep(options.warmupSeconds);
 
+  const links = countLinks();
   const origin = performance.now();
   const targets: Targets = { daemon, peers, dataFrames: () => subscriber.dataFrames, origin };
   const phaseSeconds = Math.floor(options.seconds / 3);
   log(`phase 1/3, ${phaseSeconds} s: subscribed to every VM, no scrapes; the C floor samples the same pids and taps meanwhile`);
-  const floorDone = startFloor(floorProgram, fleet, phaseSeconds - 1);
-  const subscribed = await runPhase({ name: 'subscribed', seconds: phaseSeconds, scrape: [] }, targets);
-  const floor = await floorDone;
+  const [subscribed, floor] = await Promise.all([
+    runPhase({ name: 'subscribed', seconds: phaseSeconds, scrape: [] }, targets),
+    startFloor(floorProgram, fleet, phaseSeconds - 1),
+  ]);
   await subscriber.close();
   log(`phase 2/3, ${phaseSeconds} s: nobody subscribed, our /metrics scraped once a second`);
   const scraped = await runPhase({ name: 'scraped', seconds: phaseSeconds, scrape: [daemon] }, targets);
@@ -78,11 +80,14 @@ async function run(options: Options, cleanup: Cleanup): Promise<void> {
     phaseSeconds,
     registerSeconds,
     slowTickLines: slowTickLines(daemon.logPath),
+    links,
+    cpuCount: availableParallelism(),
     machine: machine(),
     command: `npm run bench:scale -- ${process.argv.slice(2).join(' ')}`,
   };
   const summary = summarise(info, floor, phases);
-  const profile = daemon.profileDir === undefined ? undefined : summariseProfile(daemon.profileDir);
+  const windows = [subscribed, scraped, peerPhase].map((phase) => ({ name: phase.spec.name, ...phase.window }));
+  const profile = daemon.profileDir === undefined ? undefined : summariseProfile(daemon.profileDir, windows);
   if (profile !== undefined) {
     // Out of the temporary directory, which the cleanup removes.
     const kept = join(tmpdir(), `vmm-stats-scale-${options.vms}.cpuprofile`);
@@ -114,7 +119,7 @@ async function main(): Promise<number> {
     return 1;
   }
   const cleanup = new Cleanup();
-  cleanup.onSignals(log);
+  cleanup.installHandlers(log);
   try {
     await run(options, cleanup);
     return 0;

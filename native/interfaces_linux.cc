@@ -8,8 +8,8 @@
 //   send_drops       0: qdisc drops are not in the link message; the driver's tx_dropped is output_dropped
 //   mtu              IFLA_MTU
 //   baudrate         the ethtool link speed in Mb/s × 10^6 (what /sys/class/net/<if>/speed shows), 0 when
-//                    the kernel does not know it; read once per interface and again when its UP, RUNNING or
-//                    LOWER_UP flag changes (a new link speed is negotiated only across a carrier change)
+//                    the kernel does not know it or the link is down; read once per interface and again
+//                    when its UP, RUNNING or LOWER_UP flag changes (a new speed comes with a carrier change)
 //   input_*          rx_*: on a VM's tap, what the VMM writes to /dev/net/tun, i.e. what the VM sends, is
 //                    what the host receives on the tap, so input = from the VM
 //   input_packets    rx_packets      output_packets   tx_packets
@@ -279,7 +279,8 @@ uint64_t LinuxInterfaceSampler::Baudrate(const LinkMessage& link, const std::str
   LinkSpeed& speed = speeds_.Use(link.index);
   const uint32_t state = link.flags & kLinkStateFlags;
   if (!speed.known || speed.state_flags != state) {
-    speed = LinkSpeed{true, state, EthtoolBaudrate(name)};
+    // As /sys/class/net/<if>/speed: a link that is down has no speed (a tap would claim 10 Gb/s).
+    speed = LinkSpeed{true, state, (link.flags & IFF_UP) != 0 ? EthtoolBaudrate(name) : 0};
   }
   return speed.baudrate;
 }

@@ -34,7 +34,8 @@
 // choice is sticky per pid, so that inblock and outblock never go down.
 //
 // taskstats needs CAP_NET_ADMIN in the initial user namespace; without it, without the TASKSTATS family,
-// or with VMM_STATS_PROCESS_SOURCE=procfs in the environment, every field comes from /proc as above.
+// or with VMM_STATS_PROCESS_SOURCE=procfs in the environment, every field comes from /proc as above
+// (VMM_STATS_PROCESS_SOURCE=taskstats instead makes every pid fail when taskstats cannot be had).
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/genetlink.h>
@@ -71,9 +72,16 @@ uint64_t ClockTicksPerSecond() {
   return ticks;
 }
 
-bool ForcedProcfs() {
+// VMM_STATS_PROCESS_SOURCE: "procfs" reads everything from /proc; "taskstats" insists on taskstats and
+// fails every pid when it cannot be had (so that a test knows which way it went); otherwise, either.
+enum class Wanted { kEither, kProcfs, kTaskstats };
+
+Wanted WantedSource() {
   const char* source = getenv("VMM_STATS_PROCESS_SOURCE");
-  return source != nullptr && std::strcmp(source, "procfs") == 0;
+  if (source == nullptr) return Wanted::kEither;
+  if (std::strcmp(source, "procfs") == 0) return Wanted::kProcfs;
+  if (std::strcmp(source, "taskstats") == 0) return Wanted::kTaskstats;
+  return Wanted::kEither;
 }
 
 int OpenProcFile(pid_t pid, const char* name, UniqueFd* fd) {
@@ -194,11 +202,20 @@ class Taskstats {
  public:
   // Whether taskstats can answer here; tried once: the first query is about this very process.
   bool Usable() {
-    if (state_ == State::kUntried) state_ = Probe() ? State::kUsable : State::kUnusable;
+    if (state_ == State::kUntried) {
+      failure_ = Probe();
+      state_ = failure_ == 0 ? State::kUsable : State::kUnusable;
+    }
     return state_ == State::kUsable;
   }
 
-  void GiveUp() { state_ = State::kUnusable; }
+  // Why taskstats is not used: the errno of the probe or of the query that failed.
+  int failure() const { return failure_; }
+
+  void GiveUp(int error) {
+    state_ = State::kUnusable;
+    failure_ = error;
+  }
 
   // Fills rows[i] for each pid whose errors[i] is 0, or sets errors[i] when that pid failed.
   // Returns 0, or an errno when taskstats as a whole failed.
@@ -207,13 +224,14 @@ class Taskstats {
  private:
   enum class State { kUntried, kUsable, kUnusable };
 
-  bool Probe();
+  int Probe();
   int ResolveFamily();
   void AppendRequest(uint16_t type, uint16_t command, uint16_t attribute, const void* value, size_t size);
 
   NetlinkSocket socket_;
   uint16_t family_ = 0;
   State state_ = State::kUntried;
+  int failure_ = 0;
   std::vector<char> requests_;
   std::vector<size_t> asked_;
 };
@@ -255,13 +273,17 @@ int Taskstats::ResolveFamily() {
   return family_ != 0 ? 0 : ENOENT;
 }
 
-bool Taskstats::Probe() {
-  if (socket_.Open(NETLINK_GENERIC, 4096) != 0 || ResolveFamily() != 0) return false;
+// 0 when taskstats answers about this very process with an RSS high-water mark; else EPERM without
+// CAP_NET_ADMIN, ENOENT without the TASKSTATS family, ENOTSUP without CONFIG_TASK_XACCT (no RSS figures).
+int Taskstats::Probe() {
+  if (int error = socket_.Open(NETLINK_GENERIC, 4096)) return error;
+  if (int error = ResolveFamily()) return error;
   const pid_t self = getpid();
-  int error = 0;
+  int failed = 0;
   std::vector<TaskstatsRow> rows;
-  // EPERM without CAP_NET_ADMIN; no RSS high-water mark on a kernel without CONFIG_TASK_XACCT.
-  return Query(&self, 1, &error, &rows) == 0 && error == 0 && rows[0].maxrss != 0;
+  if (int error = Query(&self, 1, &failed, &rows)) return error;
+  if (failed != 0) return failed;
+  return rows[0].maxrss != 0 ? 0 : ENOTSUP;
 }
 
 int Taskstats::Query(const pid_t* pids, size_t count, int* errors, std::vector<TaskstatsRow>* rows) {
@@ -327,7 +349,12 @@ class ProcessReader {
 
 void ProcessReader::Sample(const pid_t* pids, size_t count, ProcessUsage* out, int* errors) {
   files_.BeginCall();
-  const Source source = !ForcedProcfs() && taskstats_.Usable() ? Source::kTaskstats : Source::kProcfs;
+  const Wanted wanted = WantedSource();
+  const Source source = wanted != Wanted::kProcfs && taskstats_.Usable() ? Source::kTaskstats : Source::kProcfs;
+  if (wanted == Wanted::kTaskstats && source != Source::kTaskstats) {
+    for (size_t row = 0; row < count; row++) errors[row] = taskstats_.failure();
+    return;
+  }
   for (size_t row = 0; row < count; row++) {
     out[row] = ProcessUsage{};
     errors[row] = ReadProcfs(pids[row], source, &out[row]);
@@ -336,9 +363,9 @@ void ProcessReader::Sample(const pid_t* pids, size_t count, ProcessUsage* out, i
 }
 
 void ProcessReader::AddTaskstats(const pid_t* pids, size_t count, ProcessUsage* out, int* errors) {
-  if (taskstats_.Query(pids, count, errors, &taskstats_rows_) != 0) {
+  if (int error = taskstats_.Query(pids, count, errors, &taskstats_rows_)) {
     // Refused after the probe worked (capabilities dropped): /proc from now on.
-    taskstats_.GiveUp();
+    taskstats_.GiveUp(error);
     for (size_t row = 0; row < count; row++) {
       if (errors[row] == 0) errors[row] = ReadProcfs(pids[row], Source::kProcfs, &out[row]);
     }

@@ -4,6 +4,7 @@
 //
 // Environment switches the addon reads on Linux, for tests and benches:
 //   VMM_STATS_PROCESS_SOURCE=procfs        read every process field from /proc, not from taskstats
+//   VMM_STATS_PROCESS_SOURCE=taskstats     insist on taskstats: every pid fails when it cannot be had
 //   VMM_STATS_LINK_STRATEGY=dump|request   read interfaces by one link dump, or by one request per name
 import { createRequire } from 'node:module';
 import { constants, endianness } from 'node:os';

@@ -17,14 +17,20 @@ export class Cleanup {
     return this.#running;
   }
 
-  /** On SIGINT or SIGTERM: clean up, then exit with the signal's conventional status. */
-  onSignals(log: (line: string) => void): void {
-    const handle = (signal: NodeJS.Signals, status: number) => {
-      log(`${signal}: cleaning up`);
+  /**
+   * On SIGINT or SIGTERM, and on an error nothing caught: clean up, then exit (with the signal's
+   * conventional status, or 1).
+   */
+  installHandlers(log: (line: string) => void): void {
+    const exitAfterCleanup = (why: string, status: number) => {
+      log(`${why}: cleaning up`);
       void this.run().finally(() => process.exit(status));
     };
-    process.once('SIGINT', () => handle('SIGINT', 130));
-    process.once('SIGTERM', () => handle('SIGTERM', 143));
+    process.once('SIGINT', () => exitAfterCleanup('SIGINT', 130));
+    process.once('SIGTERM', () => exitAfterCleanup('SIGTERM', 143));
+    const crash = (err: unknown) => exitAfterCleanup(`unexpected error: ${(err as Error)?.stack ?? String(err)}`, 1);
+    process.once('uncaughtException', crash);
+    process.once('unhandledRejection', crash);
   }
 
   async #undoAll(): Promise<void> {

@@ -42,6 +42,11 @@ function linkNames(...filter: string[]): string[] {
   });
 }
 
+/** Every link of the host's network namespace: what a link dump walks, ours and anyone else's. */
+export function countLinks(): number {
+  return linkNames().length;
+}
+
 function deleteTaps(): void {
   const inGroup = linkNames('group', String(TAP_GROUP));
   // Only ever delete the group wholesale when nothing but our taps is in it.

@@ -2,7 +2,7 @@
 // memory and scrapes the phase's exporters one after the other (never at once, so that on two cores one
 // scrape's CPU does not show up as another's latency).
 import { performance } from 'node:perf_hooks';
-import { cpuDelta, readCpuTimes, readRssBytes, type CpuTimes } from './procfs.js';
+import { cpuDelta, readCpuTimes, readMachineBusySeconds, readMemory, type CpuTimes, type Memory } from './procfs.js';
 import type { Scrape } from './scrape.js';
 import type { DaemonService, Service } from './services.js';
 
@@ -28,9 +28,14 @@ export interface PhaseResult {
   ticks: TickTotals;
   /** Every scrape of the phase, by service name. */
   scrapes: Record<string, Scrape[]>;
-  /** The daemon's RSS each second: seconds since the run's start, bytes. */
-  rss: [number, number][];
+  /** The daemon's memory each second, with the seconds since the run's start. */
+  memory: (Memory & { atSeconds: number })[];
   dataFrames: number;
+  /** CPU-seconds the whole machine was busy, and how much of it the harness itself took. */
+  machineBusySeconds: number;
+  harnessSeconds: number;
+  /** The phase's CPU window on the monotonic clock, in microseconds: a CPU profile's time base. */
+  window: { fromUs: number; toUs: number };
 }
 
 export interface Targets {
@@ -42,6 +47,9 @@ export interface Targets {
   /** performance.now() at the run's start, for the RSS series' time axis. */
   origin: number;
 }
+
+/** CLOCK_MONOTONIC, as V8's CPU profiles time their samples. */
+const monotonicMicroseconds = () => Number(process.hrtime.bigint() / 1000n);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
@@ -63,22 +71,28 @@ function cpuOfAll(targets: Targets): Record<string, CpuTimes> {
 
 export async function runPhase(spec: PhaseSpec, targets: Targets): Promise<PhaseResult> {
   const scrapes: Record<string, Scrape[]> = Object.fromEntries(spec.scrape.map((s) => [s.name, []]));
-  const rss: [number, number][] = [];
+  const memory: PhaseResult['memory'] = [];
   // The self-metrics are read outside the CPU window, so that these two renders are not counted.
   const ticksBefore = await readTickTotals(targets.daemon);
   const framesBefore = targets.dataFrames();
   const cpuBefore = cpuOfAll(targets);
+  const machineBefore = readMachineBusySeconds();
+  const harnessBefore = process.cpuUsage();
+  const fromUs = monotonicMicroseconds();
   const start = performance.now();
   const end = start + spec.seconds * 1000;
   for (let slot = 0; start + slot * 1000 < end; ) {
     await sleep(start + slot * 1000 - performance.now());
-    rss.push([(performance.now() - targets.origin) / 1000, readRssBytes(targets.daemon.pid)]);
+    memory.push({ atSeconds: (performance.now() - targets.origin) / 1000, ...readMemory(targets.daemon.pid) });
     for (const service of spec.scrape) scrapes[service.name]!.push(await service.scraper.scrape());
     // A second whose scrapes overran skips the slots it missed rather than scraping back to back.
     slot = Math.max(slot + 1, Math.ceil((performance.now() - start) / 1000));
   }
   await sleep(end - performance.now());
   const cpuAfter = cpuOfAll(targets);
+  const toUs = monotonicMicroseconds();
+  const machineBusySeconds = readMachineBusySeconds() - machineBefore;
+  const harness = process.cpuUsage(harnessBefore);
   const wallSeconds = (performance.now() - start) / 1000;
   const framesAfter = targets.dataFrames();
   const ticksAfter = await readTickTotals(targets.daemon);
@@ -89,7 +103,10 @@ export async function runPhase(spec: PhaseSpec, targets: Targets): Promise<Phase
     cpu,
     ticks: { ticks: ticksAfter.ticks - ticksBefore.ticks, seconds: ticksAfter.seconds - ticksBefore.seconds },
     scrapes,
-    rss,
+    memory,
     dataFrames: framesAfter - framesBefore,
+    machineBusySeconds,
+    harnessSeconds: (harness.user + harness.system) / 1e6,
+    window: { fromUs, toUs },
   };
 }

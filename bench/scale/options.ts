@@ -9,21 +9,28 @@ export interface Options {
   warmupSeconds: number;
   json: boolean;
   profile: boolean;
+  nodeOptions: string[];
 }
 
 export const usage = `usage: npm run bench:scale -- [--vms N] [--seconds S] [--warmup S] [--json] [--profile]
+                              [--node-option FLAG]...
 
 As root: N idle processes standing in for VMs, two taps each, registered with a vmm-stats daemon
 (interval 1 s, /metrics on loopback) and with process-exporter and node_exporter (netdev only); then
-three phases of S/3 seconds each: subscribed to every VM, no scrapes; our /metrics alone scraped once
-a second; the peers alone scraped in turn, each at most once a second. Reports the daemon's CPU per tick and per scrape against the C floor and the
-peers, its RSS, and the scrape latencies. Cleans up (processes, taps) even when interrupted.
+three phases of S/3 seconds each: subscribed to every VM, no scrapes; our /metrics alone scraped
+once a second; the peers alone scraped in turn, each at most once a second. Reports the daemon's CPU
+per tick and per scrape against the C floor and the peers, its RSS, and the scrape latencies. Cleans
+up (processes, taps) even when interrupted.
 
   --vms N       VMs (default 100)
   --seconds S   measured seconds, at least 15 (default 120)
-  --warmup S    seconds between registration and measuring (default 5)
+  --warmup S    seconds between registration and measuring (default 10: the daemon tries to open
+                each VM's hypervisor counters on its first 5 ticks)
   --json        one JSON line on stdout instead of the table
-  --profile     run the daemon under node --cpu-prof and summarise where its time went`;
+  --profile     run the daemon under node --cpu-prof and summarise where its time went
+  --node-option FLAG
+                a node option for the daemon's process (repeatable), to try a tuning such as
+                --node-option=--max-semi-space-size=2`;
 
 function positiveInteger(flag: string, text: string, min: number): number {
   const value = Number(text);
@@ -38,9 +45,10 @@ export function parseOptions(argv: string[]): Options | 'help' {
     options: {
       vms: { type: 'string', default: '100' },
       seconds: { type: 'string', default: '120' },
-      warmup: { type: 'string', default: '5' },
+      warmup: { type: 'string', default: '10' },
       json: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
+      'node-option': { type: 'string', multiple: true, default: [] },
       help: { type: 'boolean', default: false },
     },
   });
@@ -54,5 +62,6 @@ export function parseOptions(argv: string[]): Options | 'help' {
     warmupSeconds: positiveInteger('--warmup', values.warmup, 0),
     json: values.json,
     profile: values.profile,
+    nodeOptions: values['node-option'],
   };
 }

@@ -48,11 +48,28 @@ export function cpuDelta(from: CpuTimes, to: CpuTimes): CpuTimes {
   };
 }
 
-/** Resident set size in bytes (VmRSS). */
-export function readRssBytes(pid: number): number {
-  const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (match === null) throw new Error(`no VmRSS for pid ${pid}: not a user process`);
-  return Number(match[1]) * 1024;
+/** CPU time the whole machine has spent busy (every CPU, everything but idle and iowait), in seconds. */
+export function readMachineBusySeconds(): number {
+  const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/);
+  const [user, nice, system, , , irq, softirq, steal] = fields.map(Number);
+  return (user! + nice! + system! + irq! + softirq! + steal!) / CLOCK_TICKS;
+}
+
+export interface Memory {
+  /** VmRSS: every resident page, the executable's shared text included. */
+  rssBytes: number;
+  /** RssAnon: the resident pages that are the process's own (heaps, stacks). */
+  anonBytes: number;
+}
+
+export function readMemory(pid: number): Memory {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string) => {
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status);
+    if (match === null) throw new Error(`no ${field} for pid ${pid}: not a user process`);
+    return Number(match[1]) * 1024;
+  };
+  return { rssBytes: kib('VmRSS'), anonBytes: kib('RssAnon') };
 }
 
 /** The command line of every process whose command line contains `marker`, by pid (the caller's excluded). */

@@ -1,5 +1,5 @@
-// Reading the daemon's V8 CPU profile (node --cpu-prof): where its non-idle time went, by function and by
-// file, self time only.
+// Reading the daemon's V8 CPU profile (node --cpu-prof): where its time went in each phase's window, by
+// function and by file, self time, idle excluded.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,45 +11,62 @@ interface ProfileNode {
 
 interface CpuProfile {
   nodes: ProfileNode[];
+  /** Microseconds on the monotonic clock. */
+  startTime: number;
   samples: number[];
   timeDeltas: number[];
 }
 
+export interface ProfileWindow {
+  name: string;
+  fromUs: number;
+  toUs: number;
+}
+
+interface Share {
+  what: string;
+  ms: number;
+  share: number;
+}
+
+export interface WindowSummary {
+  name: string;
+  seconds: number;
+  busyMs: number;
+  topFunctions: Share[];
+  topFiles: Share[];
+}
+
 export interface ProfileSummary {
   path: string;
-  busyMs: number;
-  topFunctions: { name: string; ms: number; share: number }[];
-  topFiles: { file: string; ms: number; share: number }[];
+  windows: WindowSummary[];
 }
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 function fileOf(url: string): string {
-  if (url === '') return '(native/V8)';
+  if (url === '') return '(native, V8, GC)';
   const path = url.startsWith('file://') ? fileURLToPath(url) : url;
   return path.startsWith(repoRoot) ? relative(repoRoot, path) : path.replace(/^.*\/node_modules\//, 'node_modules/');
 }
 
-function top<T extends string>(times: Map<T, number>, busy: number, count: number): { key: T; ms: number; share: number }[] {
+function top(times: Map<string, number>, busyUs: number, count: number): Share[] {
   return [...times]
     .sort((a, b) => b[1] - a[1])
     .slice(0, count)
-    .map(([key, us]) => ({ key, ms: us / 1000, share: us / busy }));
+    .map(([what, us]) => ({ what, ms: us / 1000, share: us / busyUs }));
 }
 
-/** The one .cpuprofile in `dir`, summarised: `count` functions and files with the most self time. */
-export function summariseProfile(dir: string, count = 15): ProfileSummary {
-  const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
-  if (file === undefined) throw new Error(`no .cpuprofile in ${dir}: did the daemon exit cleanly?`);
-  const path = join(dir, file);
-  const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
-  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+function summariseWindow(profile: CpuProfile, byId: Map<number, ProfileNode>, window: ProfileWindow, count: number): WindowSummary {
   const byFunction = new Map<string, number>();
   const byFile = new Map<string, number>();
   let busy = 0;
+  let at = profile.startTime;
   profile.samples.forEach((id, i) => {
+    at += profile.timeDeltas[i]!;
     // A sample's time is the gap to the next one.
     const us = profile.timeDeltas[i + 1] ?? 0;
+    if (at < window.fromUs || at >= window.toUs) return;
     const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
     if (functionName === '(idle)') return;
     busy += us;
@@ -59,21 +76,33 @@ export function summariseProfile(dir: string, count = 15): ProfileSummary {
     byFile.set(where, (byFile.get(where) ?? 0) + us);
   });
   return {
-    path,
+    name: window.name,
+    seconds: (window.toUs - window.fromUs) / 1e6,
     busyMs: busy / 1000,
-    topFunctions: top(byFunction, busy, count).map(({ key, ms, share }) => ({ name: key, ms, share })),
-    topFiles: top(byFile, busy, count).map(({ key, ms, share }) => ({ file: key, ms, share })),
+    topFunctions: top(byFunction, busy, count),
+    topFiles: top(byFile, busy, count),
   };
 }
 
+/** The one .cpuprofile in `dir`, summarised over each window: the `count` functions and files with the most self time. */
+export function summariseProfile(dir: string, windows: ProfileWindow[], count = 12): ProfileSummary {
+  const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
+  if (file === undefined) throw new Error(`no .cpuprofile in ${dir}: did the daemon exit cleanly?`);
+  const path = join(dir, file);
+  const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  return { path, windows: windows.map((window) => summariseWindow(profile, byId, window, count)) };
+}
+
 export function formatProfile(summary: ProfileSummary): string {
-  const line = (ms: number, share: number, what: string) =>
-    `  ${ms.toFixed(0).padStart(8)} ms ${(share * 100).toFixed(1).padStart(5)}%  ${what}`;
+  const line = ({ what, ms, share }: Share) => `  ${ms.toFixed(0).padStart(7)} ms ${(share * 100).toFixed(1).padStart(5)}%  ${what}`;
   return [
-    `daemon CPU profile ${summary.path}: ${summary.busyMs.toFixed(0)} ms busy (idle excluded), self time`,
-    'by function:',
-    ...summary.topFunctions.map((f) => line(f.ms, f.share, f.name)),
-    'by file:',
-    ...summary.topFiles.map((f) => line(f.ms, f.share, f.file)),
+    `daemon CPU profile ${summary.path} (main thread only; the profiler slows the daemon down), self time:`,
+    ...summary.windows.flatMap((w) => [
+      `phase ${w.name}: ${w.busyMs.toFixed(0)} ms busy in ${w.seconds.toFixed(0)} s; by function:`,
+      ...w.topFunctions.map(line),
+      '  by file:',
+      ...w.topFiles.map(line),
+    ]),
   ].join('\n');
 }

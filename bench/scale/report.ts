@@ -16,6 +16,9 @@ export interface RunInfo {
   phaseSeconds: number;
   registerSeconds: number;
   slowTickLines: number;
+  /** Links in the host's namespace when measuring began: a link dump's cost grows with them. */
+  links: number;
+  cpuCount: number;
   machine: Record<string, string>;
   command: string;
 }
@@ -57,7 +60,18 @@ export interface Summary {
   peers: Record<string, ScrapeFigures>;
   peersCpuMsPerScrape: number;
   oursOverPeers: number;
-  rss: { startMB: number; endMB: number; maxMB: number; slopeKBPerMin: number; highGrowthMB: number };
+  rss: {
+    startMB: number;
+    endMB: number;
+    maxMB: number;
+    /** The largest RssAnon: the part of the RSS that is the daemon's own, not the node binary's shared text. */
+    maxAnonMB: number;
+    slopeKBPerMin: number;
+    highGrowthMB: number;
+  };
+  /** Per phase: CPUs the machine kept busy, and how many of them went to others than the processes measured,
+   * the floor and the harness (another load on the machine makes every figure noisier). */
+  load: { phase: string; busyCpus: number; otherCpus: number }[];
   goals: { goal: string; value: string; met: boolean }[];
 }
 
@@ -83,21 +97,32 @@ function scrapeCount(phase: PhaseResult, service: string): number {
 /** The highest RSS of a phase's second half less the highest of its first: a leak makes new highs, the
  * garbage collector's sawtooth does not. */
 function newHighs(phase: PhaseResult): number {
-  const bytes = phase.rss.map(([, value]) => value);
+  const bytes = phase.memory.map((m) => m.rssBytes);
   const half = Math.floor(bytes.length / 2);
   return Math.max(...bytes.slice(half)) - Math.max(...bytes.slice(0, half));
 }
 
 /** Start, end, max and least-squares slope over the run; the largest new highs of any phase. */
 function rssFigures(phases: PhaseResult[]): Summary['rss'] {
-  const series = phases.flatMap((phase) => phase.rss);
+  const series = phases.flatMap((phase) => phase.memory);
   const mb = (bytes: number) => bytes / 2 ** 20;
   return {
-    startMB: mb(series[0]![1]),
-    endMB: mb(series[series.length - 1]![1]),
-    maxMB: mb(Math.max(...series.map(([, bytes]) => bytes))),
-    slopeKBPerMin: (slope(series) * 60) / 1024,
+    startMB: mb(series[0]!.rssBytes),
+    endMB: mb(series[series.length - 1]!.rssBytes),
+    maxMB: mb(Math.max(...series.map((m) => m.rssBytes))),
+    maxAnonMB: mb(Math.max(...series.map((m) => m.anonBytes))),
+    slopeKBPerMin: (slope(series.map((m) => [m.atSeconds, m.rssBytes])) * 60) / 1024,
     highGrowthMB: mb(Math.max(...phases.map(newHighs))),
+  };
+}
+
+function machineLoad(phase: PhaseResult, floorSeconds: number): Summary['load'][number] {
+  const measured = Object.values(phase.cpu).reduce((sum, cpu) => sum + cpu.runSeconds, 0);
+  const other = phase.machineBusySeconds - measured - phase.harnessSeconds - floorSeconds;
+  return {
+    phase: phase.spec.name,
+    busyCpus: phase.machineBusySeconds / phase.wallSeconds,
+    otherCpus: Math.max(0, other) / phase.wallSeconds,
   };
 }
 
@@ -148,6 +173,11 @@ export function summarise(run: RunInfo, floor: FloorResult, phases: Phases): Sum
     peersCpuMsPerScrape,
     oursOverPeers,
     rss,
+    load: [
+      machineLoad(subscribed, floor.cpuSecondsPerTick * (floor.ticks + 1)),
+      machineLoad(scraped, 0),
+      machineLoad(peerPhase, 0),
+    ],
     goals: [] as Summary['goals'],
   };
   summary.goals = goals(summary);
@@ -210,7 +240,8 @@ export function formatSummary(s: Summary): string {
   const goalLines = s.goals.map((g) => `  [${g.met ? 'met' : 'MISSED'}] ${g.goal}: ${g.value}`);
   return [
     `vmm-stats scale bench: ${run.vms} VMs x ${run.tapsPerVm} taps, three phases of ${run.phaseSeconds} s`,
-    `registration of ${run.vms} VMs (pipelined Adds): ${fixed(run.registerSeconds, 2)} s; slow ticks logged: ${run.slowTickLines}`,
+    `registration of ${run.vms} VMs (pipelined Adds): ${fixed(run.registerSeconds, 2)} s; slow ticks logged: ${run.slowTickLines}; `
+      + `links on the host: ${run.links}`,
     `tick data frames per tick: ${fixed(s.tick.dataFramesPerTick, 1)}; user share of the tick's CPU: ${fixed(s.tick.userShare * 100, 0)}%`,
     '',
     ticks,
@@ -219,8 +250,11 @@ export function formatSummary(s: Summary): string {
     scrapes,
     `  peers together: ${fixed(s.peersCpuMsPerScrape, 2)} ms CPU per scrape; ours (scrape + tick) / peers: ${fixed(s.oursOverPeers, 3)}`,
     '',
-    `daemon RSS: start ${fixed(s.rss.startMB, 1)} MB, end ${fixed(s.rss.endMB, 1)} MB, max ${fixed(s.rss.maxMB, 1)} MB, `
+    `daemon RSS: start ${fixed(s.rss.startMB, 1)} MB, end ${fixed(s.rss.endMB, 1)} MB, max ${fixed(s.rss.maxMB, 1)} MB `
+      + `(its own, RssAnon: max ${fixed(s.rss.maxAnonMB, 1)} MB), `
       + `slope ${fixed(s.rss.slopeKBPerMin, 1)} KB/min; largest new highs within a phase: ${fixed(s.rss.highGrowthMB, 1)} MB`,
+    `machine busy (of ${run.cpuCount} CPUs) by phase: `
+      + s.load.map((l) => `${l.phase} ${fixed(l.busyCpus, 2)} (others than the measured: ${fixed(l.otherCpus, 2)})`).join(', '),
     '',
     'goals:',
     ...goalLines,

@@ -76,11 +76,15 @@ async function startService(
   return { name: spec.name, pid: child.pid!, scraper, logPath, stop: () => stop(child) };
 }
 
-export async function startDaemon(dir: string, profile: boolean, cleanup: Cleanup): Promise<DaemonService> {
+export async function startDaemon(
+  dir: string,
+  node: { profile: boolean; options: string[] },
+  cleanup: Cleanup,
+): Promise<DaemonService> {
   const port = await freeLoopbackPort();
   const socketPath = join(dir, 'stats.sock');
-  const profileDir = profile ? join(dir, 'profile') : undefined;
-  const nodeFlags = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir];
+  const profileDir = node.profile ? join(dir, 'profile') : undefined;
+  const nodeFlags = [...node.options, ...(profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir])];
   const args = [...nodeFlags, VMM_STATS_BIN, 'daemon', '--socket', socketPath, '--interval', '1',
     '--metrics', `127.0.0.1:${port}`, '--log-level', 'warn'];
   const socketAnswers = async () => {

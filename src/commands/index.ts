@@ -5,6 +5,7 @@ import { watchCommand } from './watch.js';
 import { topCommand } from './top.js';
 import { wireCommand } from './wire.js';
 import { exporterCommand } from './exporter.js';
+import { sampleCommand } from './sample.js';
 
 /** Every subcommand, in the order `vmm-stats --help` lists them. */
-export const commands: Command[] = [daemonCommand, addCommand, removeCommand, watchCommand, topCommand, exporterCommand, wireCommand];
+export const commands: Command[] = [daemonCommand, addCommand, removeCommand, watchCommand, topCommand, exporterCommand, sampleCommand, wireCommand];

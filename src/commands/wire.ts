@@ -1,6 +1,7 @@
 import { once } from 'node:events';
-import { createInterface } from 'node:readline';
+import { fstatSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import {
   decodeFrame,
   DEFAULT_MAX_FRAME_SIZE,
@@ -64,7 +65,7 @@ async function decode(argv: string[]): Promise<number> {
 }
 
 async function decodeHexLines(input: Readable, out: LineWriter, maxFrameSize: number | undefined): Promise<void> {
-  for await (const raw of createInterface({ input, crlfDelay: Infinity })) {
+  for await (const raw of readLines(input)) {
     const line = raw.trim();
     if (line === '') continue;
     if (!/^(?:[0-9a-fA-F]{2})*$/.test(line)) {
@@ -117,7 +118,7 @@ async function encode(argv: string[]): Promise<number> {
   let failures = 0;
   let lineNumber = 0;
   const status = await guarded(async () => {
-    for await (const raw of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+    for await (const raw of readLines(process.stdin)) {
       lineNumber++;
       if (raw.trim() === '') continue;
       try {
@@ -137,6 +138,8 @@ async function encode(argv: string[]): Promise<number> {
  * (`| head`) ends the run quietly. */
 async function guarded(work: () => Promise<void>): Promise<number> {
   try {
+    // Node reads a directory on stdin as empty input rather than failing: refuse it here.
+    if (fstatSync(0).isDirectory()) throw new Error('cannot read stdin: it is a directory');
     await work();
     return 0;
   } catch (err) {
@@ -144,6 +147,19 @@ async function guarded(work: () => Promise<void>): Promise<number> {
     process.stderr.write(`vmm-stats wire: ${(err as Error).message}\n`);
     return 1;
   }
+}
+
+/** The lines of a stream of UTF-8 text (a multi-byte character may straddle chunks); read errors throw. */
+async function* readLines(input: Readable): AsyncGenerator<string> {
+  const decoder = new StringDecoder('utf8');
+  let partial = '';
+  for await (const chunk of input) {
+    const lines = (partial + decoder.write(chunk as Buffer)).split('\n');
+    partial = lines.pop()!;
+    yield* lines;
+  }
+  partial += decoder.end();
+  if (partial !== '') yield partial;
 }
 
 /** Batches output lines into large writes and waits for the stream to drain, so that big inputs stay fast. */
@@ -170,7 +186,8 @@ class LineWriter {
     const text = this.lines.join('\n') + '\n';
     this.lines = [];
     this.bytes = 0;
-    if (!this.stream.write(text)) await Promise.race([once(this.stream, 'drain'), once(this.stream, 'error')]);
+    // once() rejects if the stream fails while we wait.
+    if (!this.stream.write(text)) await once(this.stream, 'drain');
     if (this.error !== undefined) throw this.error;
   }
 }

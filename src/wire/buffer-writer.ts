@@ -1,11 +1,12 @@
 // A growable big-endian writer for the wire's primitives. Every write checks that its value fits its field
 // and throws WireError otherwise, so that a frame is either complete and exact or not produced at all.
-// Offsets (pos, limit) are offsets into `buf`, which the writer may share with other frames (see the slab).
+// Offsets (start, pos, limit) are offsets into the writer's memory, which it may share with other frames
+// (see the slab).
 
-import { MAX_ENCODED_STRING_BYTES, PICOSECONDS_PER_DAY, PTIME_MAX_DAY, PTIME_MIN_DAY, U32_MAX, U64_MAX } from './constants.js';
+import { MAX_ENCODED_STRING_BYTES, PICOSECONDS_PER_DAY, PTIME_MAX_DAY, PTIME_MIN_DAY, U32_MAX } from './constants.js';
 import { WireError } from './errors.js';
 import type { Ptime } from './messages.js';
-import { setU64 } from './u64-words.js';
+import { putU64 } from './u64-words.js';
 
 const TWO_POW_32 = 0x1_0000_0000;
 /** Below this many UTF-16 units, a JS loop beats a call into Buffer's native UTF-8 code. */
@@ -41,8 +42,32 @@ export function stringsSize(list: readonly string[]): number {
 }
 
 function badValue(what: string, value: unknown): WireError {
-  const shown = typeof value === 'bigint' ? `${value}n` : JSON.stringify(value);
-  return new WireError('bad_value', `${what} cannot carry ${shown}`);
+  return new WireError('bad_value', `${what} cannot carry ${JSON.stringify(value)}`);
+}
+
+// The put* functions (putU64 is in u64-words.ts) write one checked value at an offset of a DataView. They are small on purpose: a block
+// of many fields (rusage, interface counters) inlines them all within V8's inlining budget.
+
+export function putU16(view: DataView, offset: number, value: number): void {
+  if (!(Number.isInteger(value) && value >= 0 && value <= 0xffff)) throw badValue('a u16', value);
+  view.setUint16(offset, value);
+}
+
+export function putU32(view: DataView, offset: number, value: number): void {
+  if (!(Number.isInteger(value) && value >= 0 && value <= U32_MAX)) throw badValue('a u32', value);
+  view.setUint32(offset, value);
+}
+
+/** The seed's int: 8 bytes two's complement; only safe integers, so that decoding gives back the same number. */
+export function putInt(view: DataView, offset: number, value: number): void {
+  if (!Number.isSafeInteger(value)) throw intRange(value);
+  const high = Math.floor(value / TWO_POW_32);
+  view.setInt32(offset, high);
+  view.setUint32(offset + 4, value - high * TWO_POW_32);
+}
+
+function intRange(value: number): WireError {
+  return new WireError('int_range', `an int must be a safe integer (within ±(2^53−1)), not ${String(value)}`);
 }
 
 /** A Buffer and the views the writer stores through: element stores to a plain Uint8Array are the fastest. */
@@ -66,38 +91,6 @@ const MAX_SLAB_CLAIM = SLAB_BYTES / 8;
 
 let slab = new Memory(Buffer.allocUnsafeSlow(SLAB_BYTES));
 let slabUsed = 0;
-
-/**
- * Encodings (u16 length, then the bytes) of the short strings the Stats Data hot path writes on every tick:
- * VM names, tap names, counter descriptions. Copying a known encoding costs less than encoding the string
- * again character by character. Bounded: when full, it starts over.
- */
-class StringCache {
-  static readonly MAX_ENTRY = 2 + SHORT_STRING * 3;
-  private static readonly ENTRIES = 8192;
-  private static readonly BYTES = 512 * 1024;
-  private entries = new Map<string, Uint8Array>();
-  private memory = new Uint8Array(StringCache.BYTES);
-  private used = 0;
-
-  get(text: string): Uint8Array | undefined {
-    return this.entries.get(text);
-  }
-
-  add(text: string, encoding: Uint8Array): void {
-    if (this.entries.size === StringCache.ENTRIES || this.used + encoding.length > StringCache.BYTES) {
-      this.entries = new Map();
-      this.memory = new Uint8Array(StringCache.BYTES);
-      this.used = 0;
-    }
-    const entry = this.memory.subarray(this.used, this.used + encoding.length);
-    entry.set(encoding);
-    this.used += encoding.length;
-    this.entries.set(text, entry);
-  }
-}
-
-const stringCache = new StringCache();
 
 export class Writer {
   private memory: Memory;
@@ -152,43 +145,44 @@ export class Writer {
     this.limit = capacity;
   }
 
+  /** The writer's memory, valid until the next write: for blocks written at offsets given by block(). */
+  get view(): DataView {
+    return this.memory.view;
+  }
+
+  /** Claims the next `bytes` bytes and returns their offset in `view`, for blocks of fixed layout. */
+  block(bytes: number): number {
+    this.ensure(bytes);
+    const at = this.pos;
+    this.pos = at + bytes;
+    return at;
+  }
+
+  // block() may move the writer to new memory: the view is read after it.
+
   u16(value: number): void {
-    if (!(Number.isInteger(value) && value >= 0 && value <= 0xffff)) throw badValue('a u16', value);
-    this.ensure(2);
-    this.memory.view.setUint16(this.pos, value);
-    this.pos += 2;
+    const at = this.block(2);
+    putU16(this.memory.view, at, value);
   }
 
   u32(value: number): void {
-    if (!(Number.isInteger(value) && value >= 0 && value <= U32_MAX)) throw badValue('a u32', value);
-    this.ensure(4);
-    this.memory.view.setUint32(this.pos, value);
-    this.pos += 4;
+    const at = this.block(4);
+    putU32(this.memory.view, at, value);
   }
 
   /** Overwrites a u32 already written at `offset` from the start, e.g. a header's length once known. */
   patchU32(offset: number, value: number): void {
-    if (!(Number.isInteger(value) && value >= 0 && value <= U32_MAX)) throw badValue('a u32', value);
-    this.memory.view.setUint32(this.start + offset, value);
+    putU32(this.memory.view, this.start + offset, value);
   }
 
   u64(value: bigint): void {
-    if (!(typeof value === 'bigint' && value >= 0n && value <= U64_MAX)) throw badValue('a u64', value);
-    this.ensure(8);
-    setU64(this.memory.view, this.pos, value);
-    this.pos += 8;
+    const at = this.block(8);
+    putU64(this.memory.view, at, value);
   }
 
-  /** The seed's int: 8 bytes two's complement; only safe integers, so that decoding gives back the same number. */
   int(value: number): void {
-    if (!Number.isSafeInteger(value)) {
-      throw new WireError('int_range', `an int must be a safe integer (within ±(2^53−1)), not ${String(value)}`);
-    }
-    this.ensure(8);
-    const high = Math.floor(value / TWO_POW_32);
-    this.memory.view.setInt32(this.pos, high);
-    this.memory.view.setUint32(this.pos + 4, value - high * TWO_POW_32);
-    this.pos += 8;
+    const at = this.block(8);
+    putInt(this.memory.view, at, value);
   }
 
   /** A list's element count. */
@@ -206,20 +200,6 @@ export class Writer {
     this.memory.view.setUint16(this.pos, length);
     this.memory.node.write(text, this.pos + 2, length, 'utf8');
     this.pos += 2 + length;
-  }
-
-  /** string(), for strings likely to be written again soon (see StringCache). */
-  recurringString(text: string): void {
-    const known = stringCache.get(text);
-    if (known !== undefined) {
-      this.ensure(known.length);
-      this.memory.bytes.set(known, this.pos);
-      this.pos += known.length;
-      return;
-    }
-    const start = this.pos;
-    this.string(text);
-    if (this.pos - start <= StringCache.MAX_ENTRY) stringCache.add(text, this.memory.bytes.subarray(start, this.pos));
   }
 
   /** Writes `text` if it is ASCII and says whether it did; on false nothing counts as written. */
@@ -246,10 +226,16 @@ export class Writer {
     for (let i = 0; i < list.length; i++) this.string(list[i]);
   }
 
-  bytes(data: Uint8Array): void {
-    this.ensure(data.length);
-    this.memory.bytes.set(data, this.pos);
-    this.pos += data.length;
+  /** Copies `data` in and returns its offset in `view`. */
+  bytes(data: Uint8Array): number {
+    const at = this.block(data.length);
+    this.memory.bytes.set(data, at);
+    return at;
+  }
+
+  /** The bytes written since `from` (an offset from the start, as `length` gives), valid until the next write. */
+  writtenSince(from: number): Uint8Array {
+    return this.memory.bytes.subarray(this.start + from, this.pos);
   }
 
   /** Days as an int, then picoseconds within the day as a u64; only what the seed's Ptime accepts. */

@@ -1,13 +1,16 @@
 // The Stats channel: registering a VM's process and taps, subscribing, and the statistics themselves.
-// Stats Data is the daemon's hot path: its size is computed exactly beforehand and its fixed-size blocks
-// are read at fixed offsets after a single bounds check.
+// Stats Data is the daemon's hot path: its size is computed beforehand (exactly, for ASCII strings), its
+// vmm counters go through vmm-section.ts, and its fixed-size blocks are written and read at fixed offsets
+// after a single bounds check.
 
 import type { Reader } from './buffer-reader.js';
-import { stringSize, stringsSize, type Writer } from './buffer-writer.js';
+import { putInt, putU32, stringSize, stringsSize, type Writer } from './buffer-writer.js';
 import { nameOnly, type Codec } from './codec.js';
 import { IFDATA_COUNTERS_BYTES, MIN_BYTES, RUSAGE_BYTES } from './constants.js';
 import type { IfData, Rusage, Stats, VmmCounter } from './messages.js';
 import { Tag } from './tags.js';
+import { getU64, putU64 } from './u64-words.js';
+import { writeVmmCounters } from './vmm-section.js';
 
 /** Encoded size of a Stats Data body (see stringSize: exact for ASCII strings, a lower bound otherwise). */
 export function statsSize(stats: Stats): number {
@@ -22,56 +25,55 @@ export function statsSize(stats: Stats): number {
 export function writeStats(w: Writer, stats: Stats): void {
   const { vmm, ifdata } = stats;
   writeRusage(w, stats.rusage);
-  w.count(vmm.length);
-  for (let i = 0; i < vmm.length; i++) {
-    const counter = vmm[i];
-    w.recurringString(counter[0]);
-    w.u64(counter[1]);
-  }
+  writeVmmCounters(w, vmm);
   w.count(ifdata.length);
   for (let i = 0; i < ifdata.length; i++) writeIfData(w, ifdata[i]);
 }
 
 function writeRusage(w: Writer, ru: Rusage): void {
-  w.u64(ru.utime.sec);
-  w.int(ru.utime.usec);
-  w.u64(ru.stime.sec);
-  w.int(ru.stime.usec);
-  w.u64(ru.maxrss);
-  w.u64(ru.ixrss);
-  w.u64(ru.idrss);
-  w.u64(ru.isrss);
-  w.u64(ru.minflt);
-  w.u64(ru.majflt);
-  w.u64(ru.nswap);
-  w.u64(ru.inblock);
-  w.u64(ru.outblock);
-  w.u64(ru.msgsnd);
-  w.u64(ru.msgrcv);
-  w.u64(ru.nsignals);
-  w.u64(ru.nvcsw);
-  w.u64(ru.nivcsw);
+  const at = w.block(RUSAGE_BYTES);
+  const view = w.view;
+  putU64(view, at, ru.utime.sec);
+  putInt(view, at + 8, ru.utime.usec);
+  putU64(view, at + 16, ru.stime.sec);
+  putInt(view, at + 24, ru.stime.usec);
+  putU64(view, at + 32, ru.maxrss);
+  putU64(view, at + 40, ru.ixrss);
+  putU64(view, at + 48, ru.idrss);
+  putU64(view, at + 56, ru.isrss);
+  putU64(view, at + 64, ru.minflt);
+  putU64(view, at + 72, ru.majflt);
+  putU64(view, at + 80, ru.nswap);
+  putU64(view, at + 88, ru.inblock);
+  putU64(view, at + 96, ru.outblock);
+  putU64(view, at + 104, ru.msgsnd);
+  putU64(view, at + 112, ru.msgrcv);
+  putU64(view, at + 120, ru.nsignals);
+  putU64(view, at + 128, ru.nvcsw);
+  putU64(view, at + 136, ru.nivcsw);
 }
 
 function writeIfData(w: Writer, i: IfData): void {
-  w.recurringString(i.name);
-  w.u32(i.flags);
-  w.u32(i.send_length);
-  w.u32(i.max_send_length);
-  w.u32(i.send_drops);
-  w.u32(i.mtu);
-  w.u64(i.baudrate);
-  w.u64(i.input_packets);
-  w.u64(i.input_errors);
-  w.u64(i.output_packets);
-  w.u64(i.output_errors);
-  w.u64(i.collisions);
-  w.u64(i.input_bytes);
-  w.u64(i.output_bytes);
-  w.u64(i.input_mcast);
-  w.u64(i.output_mcast);
-  w.u64(i.input_dropped);
-  w.u64(i.output_dropped);
+  w.string(i.name);
+  const at = w.block(IFDATA_COUNTERS_BYTES);
+  const view = w.view;
+  putU32(view, at, i.flags);
+  putU32(view, at + 4, i.send_length);
+  putU32(view, at + 8, i.max_send_length);
+  putU32(view, at + 12, i.send_drops);
+  putU32(view, at + 16, i.mtu);
+  putU64(view, at + 20, i.baudrate);
+  putU64(view, at + 28, i.input_packets);
+  putU64(view, at + 36, i.input_errors);
+  putU64(view, at + 44, i.output_packets);
+  putU64(view, at + 52, i.output_errors);
+  putU64(view, at + 60, i.collisions);
+  putU64(view, at + 68, i.input_bytes);
+  putU64(view, at + 76, i.output_bytes);
+  putU64(view, at + 84, i.input_mcast);
+  putU64(view, at + 92, i.output_mcast);
+  putU64(view, at + 100, i.input_dropped);
+  putU64(view, at + 108, i.output_dropped);
 }
 
 /** Rusage, vmm counters, interfaces; bytes after the interfaces are ignored, as the seed ignores them. */
@@ -86,48 +88,51 @@ export function readStats(r: Reader): Stats {
 
 function readRusage(r: Reader): Rusage {
   const at = r.take(RUSAGE_BYTES, 'rusage');
+  const view = r.data;
+  const o = r.base + at;
   return {
-    utime: { sec: r.u64At(at), usec: r.intAt(at + 8) },
-    stime: { sec: r.u64At(at + 16), usec: r.intAt(at + 24) },
-    maxrss: r.u64At(at + 32),
-    ixrss: r.u64At(at + 40),
-    idrss: r.u64At(at + 48),
-    isrss: r.u64At(at + 56),
-    minflt: r.u64At(at + 64),
-    majflt: r.u64At(at + 72),
-    nswap: r.u64At(at + 80),
-    inblock: r.u64At(at + 88),
-    outblock: r.u64At(at + 96),
-    msgsnd: r.u64At(at + 104),
-    msgrcv: r.u64At(at + 112),
-    nsignals: r.u64At(at + 120),
-    nvcsw: r.u64At(at + 128),
-    nivcsw: r.u64At(at + 136),
+    utime: { sec: getU64(view, o), usec: r.intAt(at + 8) },
+    stime: { sec: getU64(view, o + 16), usec: r.intAt(at + 24) },
+    maxrss: getU64(view, o + 32),
+    ixrss: getU64(view, o + 40),
+    idrss: getU64(view, o + 48),
+    isrss: getU64(view, o + 56),
+    minflt: getU64(view, o + 64),
+    majflt: getU64(view, o + 72),
+    nswap: getU64(view, o + 80),
+    inblock: getU64(view, o + 88),
+    outblock: getU64(view, o + 96),
+    msgsnd: getU64(view, o + 104),
+    msgrcv: getU64(view, o + 112),
+    nsignals: getU64(view, o + 120),
+    nvcsw: getU64(view, o + 128),
+    nivcsw: getU64(view, o + 136),
   };
 }
 
 function readIfData(r: Reader): IfData {
   const name = r.string();
-  const at = r.take(IFDATA_COUNTERS_BYTES, 'interface counters');
+  const view = r.data;
+  const o = r.base + r.take(IFDATA_COUNTERS_BYTES, 'interface counters');
   return {
     name,
-    flags: r.u32At(at),
-    send_length: r.u32At(at + 4),
-    max_send_length: r.u32At(at + 8),
-    send_drops: r.u32At(at + 12),
-    mtu: r.u32At(at + 16),
-    baudrate: r.u64At(at + 20),
-    input_packets: r.u64At(at + 28),
-    input_errors: r.u64At(at + 36),
-    output_packets: r.u64At(at + 44),
-    output_errors: r.u64At(at + 52),
-    collisions: r.u64At(at + 60),
-    input_bytes: r.u64At(at + 68),
-    output_bytes: r.u64At(at + 76),
-    input_mcast: r.u64At(at + 84),
-    output_mcast: r.u64At(at + 92),
-    input_dropped: r.u64At(at + 100),
-    output_dropped: r.u64At(at + 108),
+    flags: view.getUint32(o),
+    send_length: view.getUint32(o + 4),
+    max_send_length: view.getUint32(o + 8),
+    send_drops: view.getUint32(o + 12),
+    mtu: view.getUint32(o + 16),
+    baudrate: getU64(view, o + 20),
+    input_packets: getU64(view, o + 28),
+    input_errors: getU64(view, o + 36),
+    output_packets: getU64(view, o + 44),
+    output_errors: getU64(view, o + 52),
+    collisions: getU64(view, o + 60),
+    input_bytes: getU64(view, o + 68),
+    output_bytes: getU64(view, o + 76),
+    input_mcast: getU64(view, o + 84),
+    output_mcast: getU64(view, o + 92),
+    input_dropped: getU64(view, o + 100),
+    output_dropped: getU64(view, o + 108),
   };
 }
 

@@ -1,7 +1,10 @@
 // u64 <-> bigint through a scratch BigUint64Array: two inlined 32-bit DataView accesses and a typed-array
-// element access cost a fraction of DataView's getBigUint64/setBigUint64, which V8 does not inline.
+// element access cost a fraction of DataView's getBigUint64/setBigUint64, which V8 does not inline. Both
+// functions are kept small so that a block of many u64 fields inlines them all within V8's budget.
 
 import { endianness } from 'node:os';
+import { U64_MAX } from './constants.js';
+import { WireError } from './errors.js';
 
 const scratch = new BigUint64Array(1);
 const words = new Uint32Array(scratch.buffer);
@@ -9,15 +12,20 @@ const words = new Uint32Array(scratch.buffer);
 const HIGH = endianness() === 'LE' ? 1 : 0;
 const LOW = 1 - HIGH;
 
-/** Writes `value` (a bigint within u64 range, which the caller has checked) big-endian at `offset`. */
-export function setU64(view: DataView, offset: number, value: bigint): void {
+export function getU64(view: DataView, offset: number): bigint {
+  words[HIGH] = view.getUint32(offset);
+  words[LOW] = view.getUint32(offset + 4);
+  return scratch[0];
+}
+
+/** Writes `value` big-endian at `offset`; WireError unless it is a bigint within u64 range. */
+export function putU64(view: DataView, offset: number, value: bigint): void {
+  if (typeof value !== 'bigint' || value < 0n || value > U64_MAX) throw notU64(value);
   scratch[0] = value;
   view.setUint32(offset, words[HIGH]);
   view.setUint32(offset + 4, words[LOW]);
 }
 
-export function getU64(view: DataView, offset: number): bigint {
-  words[HIGH] = view.getUint32(offset);
-  words[LOW] = view.getUint32(offset + 4);
-  return scratch[0];
+function notU64(value: unknown): WireError {
+  return new WireError('bad_value', `a u64 cannot carry ${typeof value === 'bigint' ? `${value}n` : JSON.stringify(value)}`);
 }

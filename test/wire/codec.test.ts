@@ -134,6 +134,23 @@ describe('the encoder refuses what a field cannot carry, before returning anythi
   });
 });
 
+describe('the writer', () => {
+  it('grows frames correctly wherever they start in its shared memory', () => {
+    // Every vector, encoded over and over at shifting positions, so that frames growing past their first
+    // guess of 256 bytes meet the end of a slab and move to new memory in the middle of every kind of field.
+    const messages = readFileSync(new URL('../fixtures/valid.jsonl', import.meta.url), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => [messageFromJson(JSON.parse(line)), (JSON.parse(line) as { hex: string }).hex] as const);
+    const wrong: string[] = [];
+    for (let round = 0; round < 12; round++) {
+      encodeMessage({ kind: 'fail', id: 0n, msg: 'x'.repeat(round * 7) });
+      for (const [message, hex] of messages) if (encodeMessage(message).toString('hex') !== hex) wrong.push(hex);
+    }
+    expect(wrong).toEqual([]);
+  });
+});
+
 describe('encodeStatsData, the hot path', () => {
   it('writes the same bytes as encodeMessage, for the bench frame and with non-ASCII names', () => {
     const { name, stats, id } = benchMessage;
@@ -153,6 +170,29 @@ describe('encodeStatsData, the hot path', () => {
     const copy = Buffer.from(first);
     for (let i = 0; i < 200; i++) encodeStatsData(['b'], benchMessage.stats, BigInt(i));
     expect(first).toEqual(copy);
+  });
+
+  it('rewrites the vmm counters from scratch whenever a description differs from the last frame', () => {
+    const base = benchMessage.stats;
+    const variants: Stats[] = [
+      base,
+      { ...base, vmm: base.vmm.map(([d, v]) => [d, v + 1n]) },
+      { ...base, vmm: base.vmm.map(([d, v], i) => [i === 17 ? `${d}!` : d, v]) },
+      { ...base, vmm: base.vmm.slice(0, 39) },
+      { ...base, vmm: base.vmm.map(([d, v], i) => [i === 3 ? 'dé' : d, v]) },
+      { ...base, vmm: [] },
+      { ...base, vmm: base.vmm.map(([d, v]) => [Buffer.from(d).toString('latin1'), v]) },
+    ];
+    for (const stats of [...variants, ...variants.reverse(), base, base]) {
+      const bytes = encodeStatsData(['vm'], stats, 1n);
+      expect(decodeFrame(bytes).message).toEqual({ kind: 'stats.data', id: 1n, name: ['vm'], stats });
+    }
+  });
+
+  it('checks every counter value when the descriptions are those of the last frame', () => {
+    encodeStatsData(['vm'], benchMessage.stats);
+    const spoilt: Stats = { ...benchMessage.stats, vmm: benchMessage.stats.vmm.map(([d, v], i) => [d, i === 20 ? -v - 1n : v]) };
+    expect(wireError(() => encodeStatsData(['vm'], spoilt)).code).toBe('bad_value');
   });
 
   it('encodes frames larger than its slabs', () => {

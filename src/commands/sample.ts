@@ -1,0 +1,163 @@
+import type { IfData, Rusage, VmmCounter } from '../wire/messages.js';
+import {
+  DEFAULT_DEBUGFS_ROOT,
+  InterfaceSampler,
+  openVmmDevice,
+  sampleProcess,
+  type ProcessSample,
+  type VmmTarget,
+} from '../sampler.js';
+import { parseCommandLine, parseInteger, type Command } from './command.js';
+
+const usage = `usage: vmm-stats sample --pid PID [--tap IF]... [--vmm] [--vmm-device NAME] [--debugfs DIR] [--json]
+
+Takes one sample of a process and its interfaces, as the collector does every tick, and prints it.
+
+options:
+  --pid PID          the process to sample (a VMM)
+  --tap IF           an interface to read as well; repeat it for several
+  --vmm              read the VM's hypervisor counters too: on Linux KVM's debugfs statistics of PID,
+                     on FreeBSD those of /dev/vmm/NAME (see --vmm-device)
+  --vmm-device NAME  the VM's device name on FreeBSD (solo5-hvt names its VM solo5-PID); implies --vmm
+  --debugfs DIR      where KVM publishes its statistics on Linux (default ${DEFAULT_DEBUGFS_ROOT});
+                     implies --vmm
+  --json             print one JSON object instead: u64 values as decimal strings, others as numbers
+
+Any error (no such process, no such interface, no hypervisor counters) is printed on stderr, exit status 1.
+
+examples:
+  vmm-stats sample --pid 4242 --tap tap0
+  vmm-stats sample --pid 4242 --vmm --json`;
+
+export const sampleCommand: Command = {
+  name: 'sample',
+  summary: 'take one sample of a process, its interfaces and its hypervisor counters, and print it',
+  usage,
+  async run(argv) {
+    const { values } = parseCommandLine(argv, {
+      pid: { type: 'string' },
+      tap: { type: 'string', multiple: true },
+      vmm: { type: 'boolean' },
+      'vmm-device': { type: 'string' },
+      debugfs: { type: 'string' },
+      json: { type: 'boolean' },
+    });
+    const pid = parseInteger('--pid', values.pid, 1, 0x7fffffff);
+    const vmmTarget: VmmTarget | undefined =
+      values.vmm || values['vmm-device'] !== undefined || values.debugfs !== undefined
+        ? { pid, deviceName: values['vmm-device'], debugfsRoot: values.debugfs }
+        : undefined;
+    const sample = takeSample(pid, values.tap ?? [], vmmTarget);
+    process.stdout.write(values.json ? toJson(sample) + '\n' : toText(sample));
+    return 0;
+  },
+};
+
+interface Sample {
+  process: ProcessSample;
+  ifdata: IfData[];
+  vmm: VmmCounter[] | undefined;
+}
+
+/** Throws the first SamplerError: a sample with a part missing is not what was asked for. */
+function takeSample(pid: number, taps: string[], vmmTarget: VmmTarget | undefined): Sample {
+  const process = sampleProcess(pid);
+  return { process, ifdata: readInterfaces(taps), vmm: vmmTarget === undefined ? undefined : readVmm(vmmTarget) };
+}
+
+function readInterfaces(names: string[]): IfData[] {
+  if (names.length === 0) return [];
+  const sampler = new InterfaceSampler();
+  try {
+    return sampler.sample(names).map((result) => {
+      if (!result.ok) throw result.error;
+      return result.value;
+    });
+  } finally {
+    sampler.close();
+  }
+}
+
+function readVmm(target: VmmTarget): VmmCounter[] {
+  const device = openVmmDevice(target);
+  try {
+    return device.read();
+  } finally {
+    device.close();
+  }
+}
+
+function toJson(sample: Sample): string {
+  const { pid, startTime, rusage } = sample.process;
+  const body = { pid, startTime, rusage, ifdata: sample.ifdata, ...(sample.vmm === undefined ? {} : { vmm: sample.vmm }) };
+  return JSON.stringify(body, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
+}
+
+// --- for a person ---
+
+const RUSAGE_LABELS: [keyof Omit<Rusage, 'utime' | 'stime'>, string][] = [
+  ['maxrss', 'max resident set, KiB'],
+  ['ixrss', 'shared text'],
+  ['idrss', 'unshared data'],
+  ['isrss', 'unshared stack'],
+  ['minflt', 'minor page faults'],
+  ['majflt', 'major page faults'],
+  ['nswap', 'swaps'],
+  ['inblock', 'blocks read'],
+  ['outblock', 'blocks written'],
+  ['msgsnd', 'messages sent'],
+  ['msgrcv', 'messages received'],
+  ['nsignals', 'signals'],
+  ['nvcsw', 'voluntary context switches'],
+  ['nivcsw', 'involuntary context switches'],
+];
+
+function seconds(time: { sec: bigint; usec: number }): string {
+  return `${time.sec}.${String(time.usec).padStart(6, '0')} s`;
+}
+
+function table(rows: [string, string, string][]): string {
+  const nameWidth = Math.max(...rows.map(([name]) => name.length));
+  const valueWidth = Math.max(...rows.map(([, value]) => value.length));
+  return rows
+    .map(([name, value, note]) => `  ${name.padEnd(nameWidth)}  ${value.padStart(valueWidth)}${note ? `  ${note}` : ''}\n`)
+    .join('');
+}
+
+function toText(sample: Sample): string {
+  const { pid, startTime, rusage } = sample.process;
+  const parts = [
+    `process ${pid} (start time ${startTime})\n`,
+    table([
+      ['utime', seconds(rusage.utime), 'user CPU time'],
+      ['stime', seconds(rusage.stime), 'system CPU time'],
+      ...RUSAGE_LABELS.map(([field, note]): [string, string, string] => [field, rusage[field].toString(), note]),
+    ]),
+  ];
+  for (const ifdata of sample.ifdata) parts.push(interfaceText(ifdata));
+  if (sample.vmm !== undefined) {
+    parts.push('hypervisor counters\n');
+    parts.push(sample.vmm.length === 0 ? '  (none)\n' : table(sample.vmm.map(([name, value]) => [name, value.toString(), ''])));
+  }
+  return parts.join('');
+}
+
+function interfaceText(ifdata: IfData): string {
+  const { name, flags, mtu, send_length, max_send_length, send_drops, baudrate } = ifdata;
+  const pair = (input: bigint, output: bigint): string => `${input} in, ${output} out`;
+  return (
+    `interface ${name}\n` +
+    table([
+      ['flags', `0x${flags.toString(16)}`, ''],
+      ['mtu', String(mtu), ''],
+      ['baudrate', baudrate.toString(), 'bit/s, 0 when unknown'],
+      ['send queue', `${send_length}/${max_send_length}`, `length/maximum, ${send_drops} dropped`],
+      ['packets', pair(ifdata.input_packets, ifdata.output_packets), 'input = from the VM on its tap'],
+      ['bytes', pair(ifdata.input_bytes, ifdata.output_bytes), ''],
+      ['errors', pair(ifdata.input_errors, ifdata.output_errors), ''],
+      ['multicast', pair(ifdata.input_mcast, ifdata.output_mcast), ''],
+      ['dropped', pair(ifdata.input_dropped, ifdata.output_dropped), ''],
+      ['collisions', ifdata.collisions.toString(), ''],
+    ])
+  );
+}
