@@ -2,10 +2,11 @@
 //   npm run bench:scale -- --vms N [--seconds S] [--json] [--profile]      (as root; --help for more)
 // Progress goes to stderr; the table (or with --json one JSON line) to stdout.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, release, tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Cleanup } from './scale/cleanup.js';
 import { countLinks, createFleet, MARKER, sweepLeftovers } from './scale/fleet.js';
 import { buildFloor, startFloor } from './scale/floor.js';
@@ -32,7 +33,31 @@ function machine(): Record<string, string> {
     node: process.version,
     'process-exporter': version('prometheus-process-exporter'),
     'node-exporter': version('prometheus-node-exporter'),
+    'vmm-stats': sourceVersion(),
   };
+}
+
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+
+/** The newest modification time of the files ending in `suffix` under `dir`; 0 when there are none. */
+function newestChange(dir: string, suffix: string): number {
+  if (!existsSync(join(repoRoot, dir))) return 0;
+  const entries = readdirSync(join(repoRoot, dir), { recursive: true, encoding: 'utf8' });
+  return Math.max(0, ...entries.filter((entry) => entry.endsWith(suffix)).map((entry) => statSync(join(repoRoot, dir, entry)).mtimeMs));
+}
+
+/** What the daemon runs is the build (dist/ and the addon): say so when the sources are newer. */
+function staleBuilds(): string[] {
+  const stale: string[] = [];
+  if (newestChange('src', '.ts') > newestChange('dist', '.js')) stale.push('dist/ is older than src/ (npx tsc -p tsconfig.build.json)');
+  if (newestChange('native', '.cc') > newestChange('build/Release', '.node')) stale.push('the addon is older than native/ (npx node-gyp rebuild)');
+  return stale;
+}
+
+function sourceVersion(): string {
+  const git = (...args: string[]) => execFileSync('git', ['-C', repoRoot, ...args], { encoding: 'utf8' }).trim();
+  const dirty = git('status', '--porcelain', '--', 'src', 'native') !== '';
+  return `${git('rev-parse', '--short', 'HEAD')}${dirty ? ' with uncommitted changes in src/ or native/' : ''}`;
 }
 
 function slowTickLines(logPath: string): number {
@@ -40,6 +65,7 @@ function slowTickLines(logPath: string): number {
 }
 
 async function run(options: Options, cleanup: Cleanup): Promise<void> {
+  for (const warning of staleBuilds()) log(`warning: ${warning}: the daemon measured is the build`);
   const swept = await sweepLeftovers();
   if (swept.length > 0) log(`leftovers of an earlier run: ${swept.join(', ')}`);
   const dir = mkdtempSync(join(tmpdir(), `${MARKER}-`));

@@ -1,6 +1,7 @@
 // The C floor of one collector tick: the kernel reads the Linux sampler makes per tick, done as directly
-// as C can, and nothing else (no encoding, no sending). Per pid: pread of /proc/<pid>/stat and
-// /proc/<pid>/io through descriptors kept open between ticks, and a taskstats TGID and a PID query, sent in
+// as C can, and nothing else (no encoding, no sending). Per pid: pread of /proc/<pid>/stat through a
+// descriptor kept open between ticks (and of /proc/<pid>/io too for a process with threads; a process
+// with one thread has its I/O in the taskstats reply), and a taskstats TGID and a PID query, sent in
 // batches and answered through recvmmsg; then one RTM_GETLINK dump whose entries are matched against the
 // taps by name. Paced like the daemon: a tick every INTERVAL_MS.
 //
@@ -33,7 +34,7 @@
 struct vm {
   pid_t pid;
   int stat_fd, io_fd;
-  uint64_t utime, stime, start_time, read_bytes, write_bytes, maxrss, nvcsw, nivcsw;
+  uint64_t utime, stime, threads, start_time, read_bytes, write_bytes, maxrss, nvcsw, nivcsw;
 };
 
 struct tap {
@@ -113,9 +114,10 @@ static void read_proc(struct vm *vm) {
     }
     vm->utime = fields[14];
     vm->stime = fields[15];
+    vm->threads = fields[20];
     vm->start_time = fields[22];
   }
-  if (pread_file(vm->pid, "io", &vm->io_fd, buffer, sizeof buffer) > 0) {
+  if (vm->threads > 1 && pread_file(vm->pid, "io", &vm->io_fd, buffer, sizeof buffer) > 0) {
     vm->read_bytes = labeled(buffer, "read_bytes:");
     vm->write_bytes = labeled(buffer, "write_bytes:");
   }
@@ -198,6 +200,10 @@ static void take_taskstats(struct nlmsghdr *message, uint32_t first_seq) {
         vm->nivcsw = stats.nivcsw;
       } else {
         vm->maxrss = stats.hiwater_rss;
+        if (vm->threads <= 1) {
+          vm->read_bytes = stats.read_bytes;
+          vm->write_bytes = stats.write_bytes;
+        }
       }
     }
   }

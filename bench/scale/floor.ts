@@ -41,7 +41,7 @@ export async function startFloor(program: string, fleet: VmStandIn[], ticks: num
     throw new Error(`the floor read ${result.pids_read}/${result.vms} pids and ${result.taps_found}/${result.taps} taps`);
   }
   return {
-    label: 'C floor: /proc stat+io, taskstats, RTM_GETLINK',
+    label: 'C floor: /proc stat, taskstats, RTM_GETLINK dump',
     ticks: result.ticks,
     cpuSecondsPerTick: result.cpu_ns_per_tick / 1e9,
     wallSecondsPerTick: result.wall_ns_per_tick / 1e9,

@@ -1,7 +1,7 @@
 // `vmm-stats wire decode|encode`, run as the real CLI in a child process (src/cli.ts through tsx).
 
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -118,6 +118,21 @@ describe('vmm-stats wire decode', () => {
     });
     const binary = vmmStats(['wire', 'decode', '--binary', '--max-frame', '100'], Buffer.from(hex, 'hex'));
     expect(outputLines(binary.stdout)[0]).toMatchObject({ ok: false, code: 'frame_too_large' });
+  });
+
+  it('exits 1 when stdin cannot be read, here a directory', () => {
+    const directory = openSync(repoRoot, 'r');
+    try {
+      const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'wire', 'decode'], {
+        cwd: repoRoot,
+        stdio: [directory, 'pipe', 'pipe'],
+        encoding: 'utf8',
+      });
+      expect(run.status).toBe(1);
+      expect(run.stderr).toMatch(/cannot read stdin/);
+    } finally {
+      closeSync(directory);
+    }
   });
 
   it('refuses a bad --max-frame with exit status 2', () => {
