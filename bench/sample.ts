@@ -63,11 +63,14 @@ function cpuMicros(): number {
   return usage.user + usage.system;
 }
 
+let clockTicksPerSecond: number | undefined;
+
 /** CPU of waited-for children (systeminformation runs cat in a shell), in microseconds. */
 function childrenCpuMicros(): number {
+  clockTicksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
   const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
   const ticks = Number(fields[13]) + Number(fields[14]); // cutime, cstime
-  return (ticks * 1e6) / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
+  return (ticks * 1e6) / clockTicksPerSecond;
 }
 
 /** How many times each figure is taken; the least is kept, since other work on the machine only adds. */
@@ -87,21 +90,23 @@ const collectGarbage = runInNewContext('gc') as () => void;
 
 /** CPU microseconds per item of `round`, which handles `items` items, as the mean over `rounds` rounds. */
 async function perItem(items: number, rounds: number, round: () => unknown): Promise<number> {
-  collectGarbage();
   const start = cpuMicros();
   for (let i = 0; i < rounds; i++) await round();
   return (cpuMicros() - start) / rounds / items;
 }
 
-/** A measure of `round` (warmed up first, so that open descriptors and JIT are in place). */
+/**
+ * A measure of `round`, after one round untimed: the first time, so that descriptors are open and code is
+ * compiled; every time, because a floor was forked in between, and the first write to each page after a
+ * fork faults (copy-on-write protection) whether or not the child still shares it.
+ */
 function jsMeasure(label: string, items: number, rounds: number, round: () => unknown, note?: string): Measure {
-  let warm = false;
   return {
     label,
     note,
     async once() {
-      if (!warm) await round();
-      warm = true;
+      collectGarbage();
+      await round();
       return perItem(items, rounds, round);
     },
   };
@@ -157,7 +162,19 @@ async function spawnIdleChildren(count: number): Promise<ChildProcess[]> {
   return children;
 }
 
+/** Why taskstats cannot be used here (so that the figures say what they measured), or undefined. */
+function taskstatsProblem(): string | undefined {
+  process.env.VMM_STATS_PROCESS_SOURCE = 'taskstats';
+  try {
+    const [self] = sampleProcesses([process.pid]);
+    return self!.ok ? undefined : `no taskstats (${self!.error.code}): /proc only`;
+  } finally {
+    delete process.env.VMM_STATS_PROCESS_SOURCE;
+  }
+}
+
 async function measureProcesses(floor: string | undefined, floorReason: string | undefined): Promise<Section> {
+  const noTaskstats = taskstatsProblem();
   const children = await spawnIdleChildren(PROCESSES);
   try {
     const pids = children.map((child) => child.pid!);
@@ -171,16 +188,11 @@ async function measureProcesses(floor: string | undefined, floorReason: string |
     };
     const args = (mode: string, rounds: number) => [mode, String(rounds), ...pids.map(String)];
     const rows = await interleaved([
-      jsMeasure(OURS_PROCESSES, pids.length, 200, () => sampleProcesses(pids), isRoot ? undefined : '/proc only: not root'),
-      jsMeasure('vmm-stats, /proc only (fallback)', pids.length, 100, procfsOnly),
-      jsMeasure(PIDUSAGE, pids.length, 40, () => pidusage(pids)),
-      floorMeasure(
-        FLOOR_PROCESSES,
-        isRoot ? floor : undefined,
-        args('ours', 200),
-        floorReason ?? (isRoot ? undefined : 'not root: taskstats needs CAP_NET_ADMIN'),
-      ),
-      floorMeasure('C floor: open stat, status, io', floor, args('procfs', 100), floorReason),
+      jsMeasure(OURS_PROCESSES, pids.length, 1000, () => sampleProcesses(pids), noTaskstats),
+      jsMeasure('vmm-stats, /proc only (fallback)', pids.length, 400, procfsOnly),
+      jsMeasure(PIDUSAGE, pids.length, 150, () => pidusage(pids)),
+      floorMeasure(FLOOR_PROCESSES, noTaskstats ? undefined : floor, args('ours', 1000), floorReason ?? noTaskstats),
+      floorMeasure('C floor: open stat, status, io', floor, args('procfs', 400), floorReason),
     ]);
     pidusage.clear();
     return {
@@ -212,10 +224,10 @@ async function measureInterfacesHere(floor: string | undefined): Promise<Row[]> 
   };
   const byDump = sampler('dump');
   const byRequest = sampler('request');
-  const args = (mode: string) => [mode, '600', ...names];
+  const args = (mode: string) => [mode, '3000', ...names];
   const rows = await interleaved([
-    jsMeasure(OURS_DUMP, names.length, 600, () => byDump.sample(names)),
-    jsMeasure(OURS_REQUEST, names.length, 600, () => byRequest.sample(names)),
+    jsMeasure(OURS_DUMP, names.length, 3000, () => byDump.sample(names)),
+    jsMeasure(OURS_REQUEST, names.length, 3000, () => byRequest.sample(names)),
     floorMeasure(FLOOR_DUMP, floor, args('dump')),
     floorMeasure(FLOOR_REQUEST, floor, args('request')),
   ]);
@@ -304,7 +316,7 @@ function printSection(section: Section): void {
   }
   for (const { ours, against, goal, ratio, met } of ratioRows(section)) {
     const verdict = met === null ? 'not measured' : met ? 'met' : 'MISSED';
-    const shown = ratio === null ? '—' : ratio.toFixed(3);
+    const shown = ratio === null ? '—' : ratio < 0.001 ? ratio.toExponential(1) : ratio.toFixed(3);
     process.stdout.write(`  ${ours} / ${against}: ${shown} (goal ≤ ${goal.toFixed(3)}) ${verdict}\n`);
   }
 }
@@ -324,10 +336,10 @@ async function main(argv: string[]): Promise<void> {
       await measureInterfaces(floors.links),
     ];
     if (json) {
-      const report = sections.map((section) => ({ ...section, ratios: ratioRows(section) }));
+      const report = sections.map(({ goals: _goals, ...section }) => ({ ...section, ratios: ratioRows({ goals: _goals, ...section }) }));
       process.stdout.write(JSON.stringify({ root: isRoot, sections: report }, null, 2) + '\n');
     } else {
-      if (!isRoot) process.stdout.write('not root: taskstats and the interface part are skipped; run as root for every figure\n');
+      if (!isRoot) process.stdout.write('not root: no taskstats (it needs CAP_NET_ADMIN) and no taps; run as root for every figure\n');
       sections.forEach(printSection);
     }
   } finally {

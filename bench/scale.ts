@@ -8,12 +8,12 @@ import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Cleanup } from './scale/cleanup.js';
-import { countLinks, createFleet, MARKER, sweepLeftovers } from './scale/fleet.js';
+import { countLinks, createFleet, MARKER, sweepLeftovers, type VmStandIn } from './scale/fleet.js';
 import { buildFloor, startFloor } from './scale/floor.js';
-import { runPhase, type Targets } from './scale/measure.js';
+import { runPhase, type PhaseResult, type Targets } from './scale/measure.js';
 import { parseOptions, usage, type Options } from './scale/options.js';
 import { formatProfile, summariseProfile } from './scale/profile.js';
-import { formatSummary, summarise, type Phases, type RunInfo } from './scale/report.js';
+import { formatSummary, summarise, type FloorResult, type Phases, type RunInfo } from './scale/report.js';
 import { startDaemon, startNodeExporter, startProcessExporter } from './scale/services.js';
 import { Subscriber } from './scale/subscriber.js';
 
@@ -64,6 +64,27 @@ function slowTickLines(logPath: string): number {
   return readFileSync(logPath, 'utf8').split('\n').filter((line) => line.includes('slow tick')).length;
 }
 
+/** Registers the fleet on a connection of its own (registrations outlive it); resolves with the seconds it took. */
+async function register(socketPath: string, fleet: VmStandIn[]): Promise<number> {
+  const registrar = await Subscriber.connect(socketPath);
+  try {
+    return await registrar.register(fleet);
+  } finally {
+    await registrar.close();
+  }
+}
+
+/** Runs `during` with a connection subscribed to every VM, closed afterwards. */
+async function withSubscriber<T>(socketPath: string, during: (subscriber: Subscriber) => Promise<T>): Promise<T> {
+  const subscriber = await Subscriber.connect(socketPath);
+  try {
+    await subscriber.subscribeAll();
+    return await during(subscriber);
+  } finally {
+    await subscriber.close();
+  }
+}
+
 async function run(options: Options, cleanup: Cleanup): Promise<void> {
   for (const warning of staleBuilds()) log(`warning: ${warning}: the daemon measured is the build`);
   const swept = await sweepLeftovers();
@@ -76,33 +97,38 @@ async function run(options: Options, cleanup: Cleanup): Promise<void> {
   const fleet = await createFleet(options.vms, cleanup);
   const daemon = await startDaemon(dir, { profile: options.profile, options: options.nodeOptions }, cleanup);
   const peers = [await startProcessExporter(dir, cleanup), await startNodeExporter(dir, cleanup)];
-  const subscriber = await Subscriber.connect(daemon.socketPath);
-  cleanup.defer('closing the subscription', () => subscriber.close());
-  const registerSeconds = await subscriber.register(fleet);
-  await subscriber.subscribeAll();
-  log(`registered ${options.vms} VMs in ${registerSeconds.toFixed(2)} s; warming up for ${options.warmupSeconds} s`);
-  await sleep(options.warmupSeconds);
+  const registerSeconds = await register(daemon.socketPath, fleet);
+  log(`registered ${options.vms} VMs in ${registerSeconds.toFixed(2)} s; warming up for ${options.warmupSeconds} s, subscribed`);
+  await withSubscriber(daemon.socketPath, () => sleep(options.warmupSeconds));
 
   const links = countLinks();
-  const origin = performance.now();
-  const targets: Targets = { daemon, peers, dataFrames: () => subscriber.dataFrames, origin };
-  const phaseSeconds = Math.floor(options.seconds / 3);
-  log(`phase 1/3, ${phaseSeconds} s: subscribed to every VM, no scrapes; the C floor samples the same pids and taps meanwhile`);
-  const [subscribed, floor] = await Promise.all([
-    runPhase({ name: 'subscribed', seconds: phaseSeconds, scrape: [] }, targets),
-    startFloor(floorProgram, fleet, phaseSeconds - 1),
-  ]);
-  await subscriber.close();
-  log(`phase 2/3, ${phaseSeconds} s: nobody subscribed, our /metrics scraped once a second`);
-  const scraped = await runPhase({ name: 'scraped', seconds: phaseSeconds, scrape: [daemon] }, targets);
-  log(`phase 3/3, ${phaseSeconds} s: nobody subscribed, ${peers.map((p) => p.name).join(' and ')} scraped in turn`);
-  const peerPhase = await runPhase({ name: 'peers', seconds: phaseSeconds, scrape: peers }, targets);
-  const phases: Phases = { subscribed, scraped, peers: peerPhase };
+  const phaseSeconds = Math.floor(options.seconds / (3 * options.rounds));
+  const phases: Phases = { subscribed: [], scraped: [], peers: [] };
+  const floors: FloorResult[] = [];
+  const targets: Omit<Targets, 'dataFrames'> = { daemon, peers, origin: performance.now() };
+  for (let round = 1; round <= options.rounds; round++) {
+    const of = `round ${round}/${options.rounds}, phase`;
+    log(`${of} 1/3, ${phaseSeconds} s: subscribed to every VM, no scrapes; the C floor reads the same pids and taps meanwhile`);
+    await withSubscriber(daemon.socketPath, async (subscriber) => {
+      const [subscribed, floor] = await Promise.all([
+        runPhase({ name: 'subscribed', seconds: phaseSeconds, scrape: [] }, { ...targets, dataFrames: () => subscriber.dataFrames }),
+        startFloor(floorProgram, fleet, phaseSeconds - 1),
+      ]);
+      phases.subscribed.push(subscribed);
+      floors.push(floor);
+    });
+    const unsubscribed = { ...targets, dataFrames: () => 0 };
+    log(`${of} 2/3, ${phaseSeconds} s: nobody subscribed, our /metrics scraped once a second`);
+    phases.scraped.push(await runPhase({ name: 'scraped', seconds: phaseSeconds, scrape: [daemon] }, unsubscribed));
+    log(`${of} 3/3, ${phaseSeconds} s: nobody subscribed, ${peers.map((p) => p.name).join(' and ')} scraped in turn`);
+    phases.peers.push(await runPhase({ name: 'peers', seconds: phaseSeconds, scrape: peers }, unsubscribed));
+  }
 
   await daemon.stop();
   const info: RunInfo = {
     vms: options.vms,
     tapsPerVm: TAPS_PER_VM,
+    rounds: options.rounds,
     phaseSeconds,
     registerSeconds,
     slowTickLines: slowTickLines(daemon.logPath),
@@ -111,8 +137,11 @@ async function run(options: Options, cleanup: Cleanup): Promise<void> {
     machine: machine(),
     command: `npm run bench:scale -- ${process.argv.slice(2).join(' ')}`,
   };
-  const summary = summarise(info, floor, phases);
-  const windows = [subscribed, scraped, peerPhase].map((phase) => ({ name: phase.spec.name, ...phase.window }));
+  const summary = summarise(info, floors, phases);
+  const windows = Object.entries(phases).map(([name, results]: [string, PhaseResult[]]) => ({
+    name,
+    ranges: results.map((phase) => phase.window),
+  }));
   const profile = daemon.profileDir === undefined ? undefined : summariseProfile(daemon.profileDir, windows);
   if (profile !== undefined) {
     // Out of the temporary directory, which the cleanup removes.

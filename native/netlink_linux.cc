@@ -130,6 +130,7 @@ int NetlinkSocket::TransactChunk(char* requests, size_t bytes, size_t count, siz
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       return errno;
     }
+    if (received == 0) break;
     for (int i = 0; i < received; i++) {
       const char* buffer = static_cast<const char*>(vectors[i].iov_base);
       const nlmsghdr* first = reinterpret_cast<const nlmsghdr*>(buffer);

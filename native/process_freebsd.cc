@@ -52,4 +52,9 @@ int SampleProcess(pid_t pid, ProcessUsage* out) {
   return 0;
 }
 
+// kern.proc.pid answers one pid per sysctl: there is nothing to batch.
+void SampleProcesses(const pid_t* pids, size_t count, ProcessUsage* out, int* errors) {
+  for (size_t i = 0; i < count; i++) errors[i] = SampleProcess(pids[i], &out[i]);
+}
+
 }  // namespace vmmstats

@@ -107,12 +107,10 @@ int ReadProcFile(pid_t pid, const char* name, UniqueFd* fd, char* buffer, size_t
   }
 }
 
-uint64_t ParseUnsigned(const char* at) { return std::strtoull(at, nullptr, 10); }
-
 // The number after "label" at the start of a line of a "Name: value" file such as status or io.
 uint64_t LabeledValue(std::string_view text, std::string_view label) {
   for (size_t at = 0; at < text.size();) {
-    if (text.compare(at, label.size(), label) == 0) return ParseUnsigned(text.data() + at + label.size());
+    if (text.compare(at, label.size(), label) == 0) return std::strtoull(text.data() + at + label.size(), nullptr, 10);
     size_t newline = text.find('\n', at);
     if (newline == std::string_view::npos) break;
     at = newline + 1;
@@ -128,12 +126,10 @@ struct StatFields {
 // counted from the last ')'.
 int ParseStat(std::string_view text, StatFields* fields) {
   size_t close = text.rfind(')');
-  if (close == std::string_view::npos) return EPROTO;
+  if (close == std::string_view::npos || close + 3 >= text.size()) return EPROTO;
   uint64_t values[23] = {};
-  const char* at = text.data() + close + 1;
+  const char* at = text.data() + close + 3;  // past ") " and the state letter, field 3
   char* end = nullptr;
-  at++;  // the space before the state letter (field 3)
-  at++;  // the state letter
   for (int field = 4; field <= 22; field++) {
     values[field] = std::strtoull(at, &end, 10);
     if (end == at) return EPROTO;

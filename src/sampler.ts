@@ -120,10 +120,7 @@ export interface VmmDevice {
 /** Opens a VM's hypervisor counters: SamplerError ENOENT when the VM is not there (yet), EACCES when unreadable. */
 export function openVmmDevice(target: VmmTarget): VmmDevice {
   checkPid(target.pid);
-  const where =
-    target.deviceName !== undefined && target.deviceName !== ''
-      ? `device ${target.deviceName}`
-      : `pid ${target.pid} under ${target.debugfsRoot ?? DEFAULT_DEBUGFS_ROOT}`;
+  const where = describeTarget(target);
   let device: NativeVmmDevice | undefined = new (native().VmmDevice)();
   const errno = device.open(target.pid, target.deviceName ?? '', target.debugfsRoot ?? DEFAULT_DEBUGFS_ROOT);
   if (errno !== 0) throw new SamplerError(errno, `cannot open the hypervisor counters of ${where}`);
@@ -139,6 +136,11 @@ export function openVmmDevice(target: VmmTarget): VmmDevice {
       device = undefined;
     },
   };
+}
+
+function describeTarget({ pid, deviceName, debugfsRoot }: VmmTarget): string {
+  if (deviceName !== undefined && deviceName !== '') return `device ${deviceName} (pid ${pid})`;
+  return process.platform === 'linux' ? `pid ${pid} under ${debugfsRoot ?? DEFAULT_DEBUGFS_ROOT}` : `pid ${pid}`;
 }
 
 // --- the addon ---

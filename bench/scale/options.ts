@@ -3,8 +3,9 @@ import { parseArgs } from 'node:util';
 
 export interface Options {
   vms: number;
-  /** The measured time, split into three equal phases. */
+  /** The measured time, split into rounds of three equal phases. */
   seconds: number;
+  rounds: number;
   /** Ticks let pass after registration before measuring (JIT, first allocations). */
   warmupSeconds: number;
   json: boolean;
@@ -12,18 +13,21 @@ export interface Options {
   nodeOptions: string[];
 }
 
-export const usage = `usage: npm run bench:scale -- [--vms N] [--seconds S] [--warmup S] [--json] [--profile]
-                              [--node-option FLAG]...
+export const usage = `usage: npm run bench:scale -- [--vms N] [--seconds S] [--rounds R] [--warmup S] [--json]
+                              [--profile] [--node-option FLAG]...
 
 As root: N idle processes standing in for VMs, two taps each, registered with a vmm-stats daemon
 (interval 1 s, /metrics on loopback) and with process-exporter and node_exporter (netdev only); then
-three phases of S/3 seconds each: subscribed to every VM, no scrapes; our /metrics alone scraped
-once a second; the peers alone scraped in turn, each at most once a second. Reports the daemon's CPU
-per tick and per scrape against the C floor and the peers, its RSS, and the scrape latencies. Cleans
-up (processes, taps) even when interrupted.
+R rounds of three phases of S/(3R) seconds each: subscribed to every VM, no scrapes (the C floor
+reads the same pids and taps meanwhile); our /metrics alone scraped once a second; the peers alone
+scraped in turn, each at most once a second. Rounds interleave the phases, so that another load on the
+machine weighs on all of them alike; each figure is the median of its rounds. Reports the daemon's
+CPU per tick and per scrape against the C floor and the peers, its RSS, and the scrape latencies.
+Cleans up (processes, taps) even when interrupted.
 
   --vms N       VMs (default 100)
-  --seconds S   measured seconds, at least 15 (default 120)
+  --seconds S   measured seconds (default 120)
+  --rounds R    rounds of the three phases (default: one per 30 s, at most 4); a phase lasts at least 5 s
   --warmup S    seconds between registration and measuring (default 10: the daemon tries to open
                 each VM's hypervisor counters on its first 5 ticks)
   --json        one JSON line on stdout instead of the table
@@ -45,6 +49,7 @@ export function parseOptions(argv: string[]): Options | 'help' {
     options: {
       vms: { type: 'string', default: '100' },
       seconds: { type: 'string', default: '120' },
+      rounds: { type: 'string' },
       warmup: { type: 'string', default: '10' },
       json: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
@@ -56,9 +61,15 @@ export function parseOptions(argv: string[]): Options | 'help' {
   const vms = positiveInteger('--vms', values.vms, 1);
   // Tap names are MARKER, the index and a letter: 15 characters (IFNAMSIZ - 1) allow 7 digits.
   if (vms > 9_999_999) throw new Error('--vms: at most 9999999');
+  const seconds = positiveInteger('--seconds', values.seconds, 15);
+  const rounds = values.rounds === undefined
+    ? Math.min(4, Math.max(1, Math.floor(seconds / 30)))
+    : positiveInteger('--rounds', values.rounds, 1);
+  if (seconds / (3 * rounds) < 5) throw new Error(`--seconds ${seconds} over ${rounds} rounds leaves phases shorter than 5 s`);
   return {
     vms,
-    seconds: positiveInteger('--seconds', values.seconds, 15),
+    seconds,
+    rounds,
     warmupSeconds: positiveInteger('--warmup', values.warmup, 0),
     json: values.json,
     profile: values.profile,

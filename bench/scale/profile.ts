@@ -17,10 +17,10 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
+/** A phase's windows on the monotonic clock, one per round. */
 export interface ProfileWindow {
   name: string;
-  fromUs: number;
-  toUs: number;
+  ranges: { fromUs: number; toUs: number }[];
 }
 
 interface Share {
@@ -66,7 +66,7 @@ function summariseWindow(profile: CpuProfile, byId: Map<number, ProfileNode>, wi
     at += profile.timeDeltas[i]!;
     // A sample's time is the gap to the next one.
     const us = profile.timeDeltas[i + 1] ?? 0;
-    if (at < window.fromUs || at >= window.toUs) return;
+    if (!window.ranges.some((range) => at >= range.fromUs && at < range.toUs)) return;
     const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
     if (functionName === '(idle)') return;
     busy += us;
@@ -77,7 +77,7 @@ function summariseWindow(profile: CpuProfile, byId: Map<number, ProfileNode>, wi
   });
   return {
     name: window.name,
-    seconds: (window.toUs - window.fromUs) / 1e6,
+    seconds: window.ranges.reduce((total, range) => total + range.toUs - range.fromUs, 0) / 1e6,
     busyMs: busy / 1000,
     topFunctions: top(byFunction, busy, count),
     topFiles: top(byFile, busy, count),

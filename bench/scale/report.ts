@@ -13,6 +13,7 @@ export interface FloorResult {
 export interface RunInfo {
   vms: number;
   tapsPerVm: number;
+  rounds: number;
   phaseSeconds: number;
   registerSeconds: number;
   slowTickLines: number;
@@ -23,19 +24,26 @@ export interface RunInfo {
   command: string;
 }
 
-/** The phases the harness runs, by name. */
+/** Each phase's results, one per round. */
 export interface Phases {
   /** Subscribed to every VM, no scrapes: the tick with encoding and sending. */
-  subscribed: PhaseResult;
+  subscribed: PhaseResult[];
   /** Nobody subscribed, our /metrics scraped every second: what serving Prometheus costs, tick included. */
-  scraped: PhaseResult;
+  scraped: PhaseResult[];
   /** Nobody subscribed, the peers scraped in turn: their cost, and our tick with nothing to send. */
-  peers: PhaseResult;
+  peers: PhaseResult[];
+}
+
+/** The median of the rounds, and their range. */
+export interface Figure {
+  median: number;
+  min: number;
+  max: number;
 }
 
 interface ScrapeFigures {
   scrapes: number;
-  cpuMsPerScrape: number;
+  cpuMsPerScrape: Figure;
   latencyMedianMs: number;
   latencyP99Ms: number;
   bytesMedian: number;
@@ -44,22 +52,23 @@ interface ScrapeFigures {
 
 export interface Summary {
   run: RunInfo;
-  floor: { label: string; ticks: number; cpuMsPerTick: number; cpuUsPerVm: number; wallMsPerTick: number };
+  floor: { label: string; ticks: number; cpuMsPerTick: Figure; wallMsPerTick: Figure };
   tick: {
     ticks: number;
+    cpuMsPerTick: Figure;
     /** With nobody subscribed: the sampling the metrics endpoint keeps going, nothing encoded or sent. */
-    unsubscribedCpuMsPerTick: number;
-    cpuMsPerTick: number;
-    cpuUsPerVm: number;
+    unsubscribedCpuMsPerTick: Figure;
     userShare: number;
     samplingWallMsPerTick: number;
     dataFramesPerTick: number;
-    timesFloor: number;
+    /** Each round's tick over the floor measured at the same time. */
+    timesFloor: Figure;
   };
   ours: { scrapeOnly: ScrapeFigures; withTick: ScrapeFigures };
   peers: Record<string, ScrapeFigures>;
-  peersCpuMsPerScrape: number;
-  oursOverPeers: number;
+  peersCpuMsPerScrape: Figure;
+  /** Each round's scrape + tick over the peers' scrapes of the same round. */
+  oursOverPeers: Figure;
   rss: {
     startMB: number;
     endMB: number;
@@ -67,7 +76,8 @@ export interface Summary {
     /** The largest RssAnon: the part of the RSS that is the daemon's own, not the node binary's shared text. */
     maxAnonMB: number;
     slopeKBPerMin: number;
-    highGrowthMB: number;
+    /** The highest RSS of the run's second half less the highest of its first half. */
+    newHighsMB: number;
   };
   /** Per phase: CPUs the machine kept busy, and how many of them went to others than the processes measured,
    * the floor and the harness (another load on the machine makes every figure noisier). */
@@ -77,12 +87,17 @@ export interface Summary {
 
 const DAEMON = 'vmm-stats';
 const ms = (seconds: number) => seconds * 1000;
+const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
 
-function scrapeFigures(phase: PhaseResult, service: string, cpuMsPerScrape: number): ScrapeFigures {
-  const scrapes = phase.scrapes[service] ?? [];
+function figure(values: number[]): Figure {
+  return { median: median(values), min: Math.min(...values), max: Math.max(...values) };
+}
+
+function scrapeFigures(phases: PhaseResult[], service: string, cpuMsPerScrape: number[]): ScrapeFigures {
+  const scrapes = phases.flatMap((phase) => phase.scrapes[service] ?? []);
   return {
     scrapes: scrapes.length,
-    cpuMsPerScrape,
+    cpuMsPerScrape: figure(cpuMsPerScrape),
     latencyMedianMs: ms(median(scrapes.map((s) => s.seconds))),
     latencyP99Ms: ms(quantile(scrapes.map((s) => s.seconds), 0.99)),
     bytesMedian: median(scrapes.map((s) => s.bytes)),
@@ -94,110 +109,107 @@ function scrapeCount(phase: PhaseResult, service: string): number {
   return phase.scrapes[service]?.length ?? 0;
 }
 
-/** The highest RSS of a phase's second half less the highest of its first: a leak makes new highs, the
- * garbage collector's sawtooth does not. */
-function newHighs(phase: PhaseResult): number {
-  const bytes = phase.memory.map((m) => m.rssBytes);
-  const half = Math.floor(bytes.length / 2);
-  return Math.max(...bytes.slice(half)) - Math.max(...bytes.slice(0, half));
-}
+const cpuPerTick = (phase: PhaseResult) => phase.cpu[DAEMON]!.runSeconds / phase.ticks.ticks;
 
-/** Start, end, max and least-squares slope over the run; the largest new highs of any phase. */
+/**
+ * Start, end, max and least-squares slope over the run; and the new highs that tell a leak from the
+ * garbage collector's sawtooth: the rounds repeat the same phases, so without a leak the run's second
+ * half reaches no higher than its first.
+ */
 function rssFigures(phases: PhaseResult[]): Summary['rss'] {
-  const series = phases.flatMap((phase) => phase.memory);
+  const series = phases.flatMap((phase) => phase.memory).sort((a, b) => a.atSeconds - b.atSeconds);
+  const rss = series.map((m) => m.rssBytes);
+  const half = Math.floor(rss.length / 2);
   const mb = (bytes: number) => bytes / 2 ** 20;
   return {
-    startMB: mb(series[0]!.rssBytes),
-    endMB: mb(series[series.length - 1]!.rssBytes),
-    maxMB: mb(Math.max(...series.map((m) => m.rssBytes))),
+    startMB: mb(rss[0]!),
+    endMB: mb(rss[rss.length - 1]!),
+    maxMB: mb(Math.max(...rss)),
     maxAnonMB: mb(Math.max(...series.map((m) => m.anonBytes))),
     slopeKBPerMin: (slope(series.map((m) => [m.atSeconds, m.rssBytes])) * 60) / 1024,
-    highGrowthMB: mb(Math.max(...phases.map(newHighs))),
+    newHighsMB: mb(Math.max(...rss.slice(half)) - Math.max(...rss.slice(0, half))),
   };
 }
 
-function machineLoad(phase: PhaseResult, floorSeconds: number): Summary['load'][number] {
-  const measured = Object.values(phase.cpu).reduce((sum, cpu) => sum + cpu.runSeconds, 0);
-  const other = phase.machineBusySeconds - measured - phase.harnessSeconds - floorSeconds;
-  return {
-    phase: phase.spec.name,
-    busyCpus: phase.machineBusySeconds / phase.wallSeconds,
-    otherCpus: Math.max(0, other) / phase.wallSeconds,
-  };
+function machineLoad(name: string, phases: PhaseResult[], floorSeconds: number): Summary['load'][number] {
+  const wall = sum(phases.map((phase) => phase.wallSeconds));
+  const busy = sum(phases.map((phase) => phase.machineBusySeconds));
+  const measured = sum(phases.flatMap((phase) => [phase.harnessSeconds, ...Object.values(phase.cpu).map((cpu) => cpu.runSeconds)]));
+  return { phase: name, busyCpus: busy / wall, otherCpus: Math.max(0, busy - measured - floorSeconds) / wall };
 }
 
-export function summarise(run: RunInfo, floor: FloorResult, phases: Phases): Summary {
-  const { subscribed, scraped, peers: peerPhase } = phases;
-  const tickCpu = subscribed.cpu[DAEMON]!;
-  const cpuSecondsPerTick = tickCpu.runSeconds / subscribed.ticks.ticks;
-  const unsubscribedTick = peerPhase.cpu[DAEMON]!.runSeconds / peerPhase.ticks.ticks;
+export function summarise(run: RunInfo, floors: FloorResult[], phases: Phases): Summary {
+  const { subscribed, scraped, peers: peerPhases } = phases;
+  const tickCpu = subscribed.map(cpuPerTick);
+  const unsubscribedTick = peerPhases.map(cpuPerTick);
+  const floorCpu = floors.map((floor) => floor.cpuSecondsPerTick);
+  const user = sum(subscribed.map((phase) => phase.cpu[DAEMON]!.userSeconds));
+  const system = sum(subscribed.map((phase) => phase.cpu[DAEMON]!.systemSeconds));
+  const ticks = sum(subscribed.map((phase) => phase.ticks.ticks));
   const tick = {
-    ticks: subscribed.ticks.ticks,
-    unsubscribedCpuMsPerTick: ms(unsubscribedTick),
-    cpuMsPerTick: ms(cpuSecondsPerTick),
-    cpuUsPerVm: (cpuSecondsPerTick * 1e6) / run.vms,
-    userShare: tickCpu.userSeconds / (tickCpu.userSeconds + tickCpu.systemSeconds),
-    samplingWallMsPerTick: ms(subscribed.ticks.seconds / subscribed.ticks.ticks),
-    dataFramesPerTick: subscribed.dataFrames / subscribed.ticks.ticks,
-    timesFloor: cpuSecondsPerTick / floor.cpuSecondsPerTick,
+    ticks,
+    cpuMsPerTick: figure(tickCpu.map(ms)),
+    unsubscribedCpuMsPerTick: figure(unsubscribedTick.map(ms)),
+    userShare: user / (user + system),
+    samplingWallMsPerTick: ms(sum(subscribed.map((phase) => phase.ticks.seconds)) / ticks),
+    dataFramesPerTick: sum(subscribed.map((phase) => phase.dataFrames)) / ticks,
+    timesFloor: figure(tickCpu.map((cpu, round) => cpu / floorCpu[round]!)),
   };
-  // A scrape alone: the scraped phase's CPU less its ticks, each costing what a tick costs with nobody
-  // subscribed and nobody scraping (the peers' phase). Ours for Prometheus: that scrape plus one tick.
-  const scrapeAlone = (scraped.cpu[DAEMON]!.runSeconds - unsubscribedTick * scraped.ticks.ticks)
-    / scrapeCount(scraped, DAEMON);
+  // A scrape alone: the scraped phase's CPU less its ticks, each costing what a tick costs in the same
+  // round with nobody subscribed and nobody scraping (the peers' phase). For Prometheus: that plus a tick.
+  const scrapeAlone = scraped.map((phase, round) =>
+    (phase.cpu[DAEMON]!.runSeconds - unsubscribedTick[round]! * phase.ticks.ticks) / scrapeCount(phase, DAEMON));
+  const withTick = scrapeAlone.map((cpu, round) => cpu + unsubscribedTick[round]!);
   const ours = {
-    scrapeOnly: scrapeFigures(scraped, DAEMON, ms(scrapeAlone)),
-    withTick: scrapeFigures(scraped, DAEMON, ms(scrapeAlone + unsubscribedTick)),
+    scrapeOnly: scrapeFigures(scraped, DAEMON, scrapeAlone.map(ms)),
+    withTick: scrapeFigures(scraped, DAEMON, withTick.map(ms)),
   };
   // Neither peer works between scrapes: all of its CPU is its scrapes'.
-  const peerNames = Object.keys(peerPhase.scrapes);
-  const peers = Object.fromEntries(peerNames.map((name) => [
-    name,
-    scrapeFigures(peerPhase, name, ms(peerPhase.cpu[name]!.runSeconds) / scrapeCount(peerPhase, name)),
-  ]));
-  const peersCpuMsPerScrape = peerNames.reduce((sum, name) => sum + peers[name]!.cpuMsPerScrape, 0);
-  const oursOverPeers = ours.withTick.cpuMsPerScrape / peersCpuMsPerScrape;
-  const rss = rssFigures([subscribed, scraped, peerPhase]);
-  const summary = {
+  const peerNames = Object.keys(peerPhases[0]!.scrapes);
+  const peerCpu = (name: string) => peerPhases.map((phase) => phase.cpu[name]!.runSeconds / scrapeCount(phase, name));
+  const peers = Object.fromEntries(peerNames.map((name) => [name, scrapeFigures(peerPhases, name, peerCpu(name).map(ms))]));
+  const peersTogether = peerPhases.map((_, round) => sum(peerNames.map((name) => peerCpu(name)[round]!)));
+  return withGoals({
     run,
     floor: {
-      label: floor.label,
-      ticks: floor.ticks,
-      cpuMsPerTick: ms(floor.cpuSecondsPerTick),
-      cpuUsPerVm: (floor.cpuSecondsPerTick * 1e6) / run.vms,
-      wallMsPerTick: ms(floor.wallSecondsPerTick),
+      label: floors[0]!.label,
+      ticks: sum(floors.map((floor) => floor.ticks)),
+      cpuMsPerTick: figure(floorCpu.map(ms)),
+      wallMsPerTick: figure(floors.map((floor) => ms(floor.wallSecondsPerTick))),
     },
     tick,
     ours,
     peers,
-    peersCpuMsPerScrape,
-    oursOverPeers,
-    rss,
+    peersCpuMsPerScrape: figure(peersTogether.map(ms)),
+    oursOverPeers: figure(withTick.map((cpu, round) => cpu / peersTogether[round]!)),
+    rss: rssFigures([...subscribed, ...scraped, ...peerPhases]),
     load: [
-      machineLoad(subscribed, floor.cpuSecondsPerTick * (floor.ticks + 1)),
-      machineLoad(scraped, 0),
-      machineLoad(peerPhase, 0),
+      machineLoad('subscribed', subscribed, sum(floors.map((floor) => floor.cpuSecondsPerTick * (floor.ticks + 1)))),
+      machineLoad('scraped', scraped, 0),
+      machineLoad('peers', peerPhases, 0),
     ],
-    goals: [] as Summary['goals'],
-  };
-  summary.goals = goals(summary);
-  return summary;
+  });
 }
 
-/** A leak's new highs, beyond the garbage collector's sawtooth, within a phase. */
+/** New highs in the second half of the run beyond this are a leak, not the garbage collector's sawtooth. */
 const FLAT_MB = 2;
 
-function goals(s: Omit<Summary, 'goals'>): Summary['goals'] {
-  return [
-    { goal: 'tick CPU within 1.5x of the C floor', value: `${s.tick.timesFloor.toFixed(2)}x`, met: s.tick.timesFloor <= 1.5 },
-    { goal: 'scrape + its tick <= 1/4 of process-exporter + node_exporter CPU', value: `${s.oursOverPeers.toFixed(3)}`, met: s.oursOverPeers <= 0.25 },
+function withGoals(s: Omit<Summary, 'goals'>): Summary {
+  const goals = [
+    { goal: 'tick CPU within 1.5x of the C floor', value: `${s.tick.timesFloor.median.toFixed(2)}x`, met: s.tick.timesFloor.median <= 1.5 },
+    {
+      goal: 'scrape + its tick <= 1/4 of process-exporter + node_exporter CPU',
+      value: s.oursOverPeers.median.toFixed(3),
+      met: s.oursOverPeers.median <= 0.25,
+    },
     { goal: 'daemon RSS < 100 MB', value: `max ${s.rss.maxMB.toFixed(1)} MB`, met: s.rss.maxMB < 100 },
     {
-      goal: `daemon RSS flat (new highs within a phase < ${FLAT_MB} MB)`,
-      value: `${s.rss.highGrowthMB.toFixed(1)} MB`,
-      met: s.rss.highGrowthMB < FLAT_MB,
+      goal: `daemon RSS flat (new highs in the run's second half < ${FLAT_MB} MB)`,
+      value: `${s.rss.newHighsMB.toFixed(1)} MB`,
+      met: s.rss.newHighsMB < FLAT_MB,
     },
   ];
+  return { ...s, goals };
 }
 
 const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
@@ -211,26 +223,34 @@ function table(header: string[], rows: string[][]): string {
   return [row(header, widths), ...rows.map((cells) => row(cells, widths))].join('\n');
 }
 
+/** A figure with its range over the rounds when there are several. */
+function ranged(f: Figure, digits: number): string {
+  return f.min === f.max ? fixed(f.median, digits) : `${fixed(f.median, digits)} (${fixed(f.min, digits)}-${fixed(f.max, digits)})`;
+}
+
 function scrapeRow(name: string, f: ScrapeFigures): string[] {
-  return [name, fixed(f.cpuMsPerScrape, 2), fixed(f.latencyMedianMs, 1), fixed(f.latencyP99Ms, 1),
+  return [name, ranged(f.cpuMsPerScrape, 2), fixed(f.latencyMedianMs, 1), fixed(f.latencyP99Ms, 1),
     `${Math.round(f.bytesMedian)} (${f.encoding})`, String(f.scrapes)];
 }
+
+const perVm = (f: Figure, vms: number): Figure => ({ median: (f.median * 1000) / vms, min: (f.min * 1000) / vms, max: (f.max * 1000) / vms });
 
 export function formatSummary(s: Summary): string {
   const { run } = s;
   const ticks = table(
     ['per tick (interval 1 s)', 'CPU ms/tick', 'CPU µs/VM', 'wall ms/tick', 'ticks'],
     [
-      [s.floor.label, fixed(s.floor.cpuMsPerTick, 3), fixed(s.floor.cpuUsPerVm, 2), fixed(s.floor.wallMsPerTick, 3), String(s.floor.ticks)],
-      ['vmm-stats tick: sample + encode + send Data', fixed(s.tick.cpuMsPerTick, 3), fixed(s.tick.cpuUsPerVm, 2),
+      [s.floor.label, ranged(s.floor.cpuMsPerTick, 3), ranged(perVm(s.floor.cpuMsPerTick, run.vms), 2),
+        fixed(s.floor.wallMsPerTick.median, 3), String(s.floor.ticks)],
+      ['vmm-stats tick: sample + encode + send Data', ranged(s.tick.cpuMsPerTick, 3), ranged(perVm(s.tick.cpuMsPerTick, run.vms), 2),
         `${fixed(s.tick.samplingWallMsPerTick, 3)} (sampling)`, String(s.tick.ticks)],
-      ['vmm-stats tick, nobody subscribed: sample', fixed(s.tick.unsubscribedCpuMsPerTick, 3),
-        fixed((s.tick.unsubscribedCpuMsPerTick * 1000) / run.vms, 2), '', ''],
+      ['vmm-stats tick, nobody subscribed', ranged(s.tick.unsubscribedCpuMsPerTick, 3),
+        ranged(perVm(s.tick.unsubscribedCpuMsPerTick, run.vms), 2), '', ''],
     ],
   );
   const peerRows = Object.entries(s.peers).map(([name, f]) => scrapeRow(name, f));
   const scrapes = table(
-    ['per scrape (1/s)', 'CPU ms', 'latency p50 ms', 'p99 ms', 'bytes', 'scrapes'],
+    ['per scrape (at most 1/s)', 'CPU ms', 'latency p50 ms', 'p99 ms', 'bytes', 'scrapes'],
     [
       scrapeRow('vmm-stats /metrics (the scrape alone)', s.ours.scrapeOnly),
       scrapeRow('vmm-stats /metrics + the tick feeding it', s.ours.withTick),
@@ -239,20 +259,21 @@ export function formatSummary(s: Summary): string {
   );
   const goalLines = s.goals.map((g) => `  [${g.met ? 'met' : 'MISSED'}] ${g.goal}: ${g.value}`);
   return [
-    `vmm-stats scale bench: ${run.vms} VMs x ${run.tapsPerVm} taps, three phases of ${run.phaseSeconds} s`,
+    `vmm-stats scale bench: ${run.vms} VMs x ${run.tapsPerVm} taps; ${run.rounds} rounds of three ${run.phaseSeconds}-s phases; `
+      + 'figures: median of the rounds (range)',
     `registration of ${run.vms} VMs (pipelined Adds): ${fixed(run.registerSeconds, 2)} s; slow ticks logged: ${run.slowTickLines}; `
       + `links on the host: ${run.links}`,
-    `tick data frames per tick: ${fixed(s.tick.dataFramesPerTick, 1)}; user share of the tick's CPU: ${fixed(s.tick.userShare * 100, 0)}%`,
+    `Data frames per tick: ${fixed(s.tick.dataFramesPerTick, 1)}; user share of the tick's CPU: ${fixed(s.tick.userShare * 100, 0)}%`,
     '',
     ticks,
-    `  tick / floor: ${fixed(s.tick.timesFloor, 2)}x`,
+    `  tick / floor (same round): ${ranged(s.tick.timesFloor, 2)}x`,
     '',
     scrapes,
-    `  peers together: ${fixed(s.peersCpuMsPerScrape, 2)} ms CPU per scrape; ours (scrape + tick) / peers: ${fixed(s.oursOverPeers, 3)}`,
+    `  peers together: ${ranged(s.peersCpuMsPerScrape, 2)} ms CPU per scrape; ours (scrape + tick) / peers: ${ranged(s.oursOverPeers, 3)}`,
     '',
     `daemon RSS: start ${fixed(s.rss.startMB, 1)} MB, end ${fixed(s.rss.endMB, 1)} MB, max ${fixed(s.rss.maxMB, 1)} MB `
-      + `(its own, RssAnon: max ${fixed(s.rss.maxAnonMB, 1)} MB), `
-      + `slope ${fixed(s.rss.slopeKBPerMin, 1)} KB/min; largest new highs within a phase: ${fixed(s.rss.highGrowthMB, 1)} MB`,
+      + `(its own, RssAnon: max ${fixed(s.rss.maxAnonMB, 1)} MB); slope ${fixed(s.rss.slopeKBPerMin, 1)} KB/min; `
+      + `new highs in the second half: ${fixed(s.rss.newHighsMB, 1)} MB`,
     `machine busy (of ${run.cpuCount} CPUs) by phase: `
       + s.load.map((l) => `${l.phase} ${fixed(l.busyCpus, 2)} (others than the measured: ${fixed(l.otherCpus, 2)})`).join(', '),
     '',

@@ -1,5 +1,5 @@
-// The harness's side of the Stats channel: registers every stand-in in one pipelined burst and subscribes
-// to all of them, counting the Data frames that arrive (counting only: the harness must stay light).
+// The harness's side of the Stats channel: registers every stand-in in one pipelined burst, or subscribes
+// to all of them and counts the Data frames that arrive.
 import { performance } from 'node:perf_hooks';
 import { StatsClient } from '../../src/client.js';
 import type { VmStandIn } from './fleet.js';

@@ -3,7 +3,6 @@
 // functions are kept small so that a block of many u64 fields inlines them all within V8's budget.
 
 import { endianness } from 'node:os';
-import { U64_MAX } from './constants.js';
 import { WireError } from './errors.js';
 
 const scratch = new BigUint64Array(1);
@@ -13,14 +12,19 @@ const HIGH = endianness() === 'LE' ? 1 : 0;
 const LOW = 1 - HIGH;
 
 export function getU64(view: DataView, offset: number): bigint {
-  words[HIGH] = view.getUint32(offset);
-  words[LOW] = view.getUint32(offset + 4);
+  const high = view.getUint32(offset);
+  const low = view.getUint32(offset + 4);
+  // Most counters fit 32 bits, and BigInt of a uint32 number costs less than the scratch's conversion.
+  if (high === 0) return BigInt(low);
+  words[HIGH] = high;
+  words[LOW] = low;
   return scratch[0];
 }
 
 /** Writes `value` big-endian at `offset`; WireError unless it is a bigint within u64 range. */
 export function putU64(view: DataView, offset: number, value: bigint): void {
-  if (typeof value !== 'bigint' || value < 0n || value > U64_MAX) throw notU64(value);
+  // Within u64 range exactly when wrapping to 64 bits changes nothing: cheaper than two comparisons.
+  if (typeof value !== 'bigint' || BigInt.asUintN(64, value) !== value) throw notU64(value);
   scratch[0] = value;
   view.setUint32(offset, words[HIGH]);
   view.setUint32(offset + 4, words[LOW]);
