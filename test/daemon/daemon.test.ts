@@ -9,6 +9,7 @@ import { encodeMessage } from '../../src/wire/index.js';
 import type { Message, Rusage, Unsent } from '../../src/wire/messages.js';
 import { ChildProcesses, eventually } from '../helpers/processes.js';
 import { RawPeer } from '../helpers/peer.js';
+import { frame } from '../helpers/frames.js';
 import { TapVmm, tapUnavailableReason, uniqueInterfaceName } from '../helpers/net.js';
 
 const children = new ChildProcesses();
@@ -168,9 +169,9 @@ describe('failure replies carry the request id and leave the connection usable',
     ['Remove of an unknown name', { kind: 'stats.remove', name: ['nobody'] }],
     ['a Data frame sent to the daemon', { kind: 'stats.data', name: ['x'], stats: zeroStats() }],
     ['another channel', { kind: 'vm.info', name: ['x'] }],
-    ['an unknown tag', (id) => frame(0x0209, id, Buffer.alloc(8))],
-    ['a body that does not decode', (id) => frame(0x0200, id, Buffer.from('000000000000000100', 'hex'))],
-    ['a list count larger than the frame', (id) => frame(0x0202, id, Buffer.from('00000000ffffffff', 'hex'))],
+    ['an unknown tag', (id) => frame(0x0209, Buffer.alloc(8), id)],
+    ['a body that does not decode', (id) => frame(0x0200, Buffer.from('000000000000000100', 'hex'), id)],
+    ['a list count larger than the frame', (id) => frame(0x0202, Buffer.from('00000000ffffffff', 'hex'), id)],
   ];
 
   it.each(failures)('%s gets a failure reply', async (_what, request) => {
@@ -184,9 +185,9 @@ describe('failure replies carry the request id and leave the connection usable',
   });
 
   it.each([
-    ['an unsupported version', (id: bigint) => withVersion(frame(0x0202, id, Buffer.alloc(8)), 1)],
-    ['an unknown version', (id: bigint) => withVersion(frame(0x0202, id, Buffer.alloc(8)), 7)],
-    ['a frame over the maximum size', (id: bigint) => frame(0x0200, id, Buffer.alloc(0), 0x7fffffff)],
+    ['an unsupported version', (id: bigint) => withVersion(frame(0x0202, Buffer.alloc(8), id), 1)],
+    ['an unknown version', (id: bigint) => withVersion(frame(0x0202, Buffer.alloc(8), id), 7)],
+    ['a frame over the maximum size', (id: bigint) => frame(0x0200, Buffer.alloc(0), id, 0x7fffffff)],
   ])('%s in a header gets a failure reply, then the connection closes', async (_what, make) => {
     const p = await peer();
     const id = nextId++;
@@ -256,16 +257,6 @@ function zeroStats() {
     inblock: 0n, outblock: 0n, msgsnd: 0n, msgrcv: 0n, nsignals: 0n, nvcsw: 0n, nivcsw: 0n,
   };
   return { rusage, vmm: [], ifdata: [] };
-}
-
-/** A frame built byte by byte: tag, version 2, id, and a length that may lie about the payload. */
-function frame(tag: number, id: bigint, payload: Buffer, length = payload.length): Buffer {
-  const header = Buffer.alloc(20);
-  header.writeUInt32BE(tag, 0);
-  header.writeUInt16BE(2, 4);
-  header.writeBigUInt64BE(id, 8);
-  header.writeUInt32BE(length, 16);
-  return Buffer.concat([header, payload]);
 }
 
 function withVersion(bytes: Buffer, version: number): Buffer {

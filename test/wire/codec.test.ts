@@ -18,21 +18,10 @@ import {
   REPLY_BIT,
   successReply,
   Tag,
-  WireError,
   type Message,
   type Stats,
 } from '../../src/wire/index.js';
-import { frame, int, str, strs, u16 } from './frames.js';
-
-function wireError(run: () => unknown): WireError {
-  try {
-    run();
-  } catch (err) {
-    if (err instanceof WireError) return err;
-    throw err;
-  }
-  throw new Error('expected a WireError, got none');
-}
+import { frame, int, str, strs, u16, wireError } from '../helpers/frames.js';
 
 const benchMessage = messageFromJson(
   JSON.parse(readFileSync(new URL('../fixtures/bench-stats-data.json', import.meta.url), 'utf8')),

@@ -10,21 +10,10 @@ import {
   INFO_REPLY_TAG,
   messageFromJson,
   Tag,
-  WireError,
   type Message,
   type VmInfo,
 } from '../../src/wire/index.js';
-import { frame, int, ptime, str, strs } from './frames.js';
-
-function wireError(run: () => unknown): WireError {
-  try {
-    run();
-  } catch (err) {
-    if (err instanceof WireError) return err;
-    throw err;
-  }
-  throw new Error('expected a WireError, got none');
-}
+import { frame, int, ptime, str, strs, wireError } from '../helpers/frames.js';
 
 const PS_PER_DAY = 86_400_000_000_000_000n;
 

@@ -11,7 +11,7 @@ import {
   type Message,
 } from '../../src/wire/index.js';
 import { loadCorpus, Prng } from '../fuzz/wire-fuzz.js';
-import { frame, strs } from './frames.js';
+import { frame, strs } from '../helpers/frames.js';
 
 const corpus = loadCorpus();
 const stream = Buffer.concat(corpus.slice(0, 300));

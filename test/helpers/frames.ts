@@ -1,3 +1,4 @@
+import { WireError } from '../../src/wire/index.js';
 // Hand-built frames for the wire tests: each piece in the layout PROTOCOL.md gives, written independently
 // of the codec under test.
 
@@ -45,4 +46,15 @@ export function u16(value: number): Buffer {
   const out = Buffer.alloc(2);
   out.writeUInt16BE(value);
   return out;
+}
+
+/** The WireError that `run` throws; fails the test if it throws nothing or anything else. */
+export function wireError(run: () => unknown): WireError {
+  try {
+    run();
+  } catch (err) {
+    if (err instanceof WireError) return err;
+    throw err;
+  }
+  throw new Error('expected a WireError, got none');
 }
