@@ -10,7 +10,7 @@ const TWO_POW_32 = 0x1_0000_0000;
 /** The high word of 2^53−1 and of −2^53: ints are decoded only within ±(2^53−1). */
 const SAFE_HIGH_MAX = 0x1f_ffff;
 const SAFE_HIGH_MIN = -0x20_0000;
-/** Below this many bytes, a string is checked for ASCII and then cut from a latin1 chunk (see textAt()). */
+/** Below this many bytes, a string is checked for ASCII and then cut from a latin1 chunk (see text()). */
 const SHORT_STRING = 64;
 const LATIN1_CHUNK = 4096;
 
@@ -130,7 +130,7 @@ export class Reader {
   string(): string {
     const length = this.u16();
     const start = this.take(length, 'a string');
-    return this.textAt(start, start + length);
+    return this.text(start, start + length);
   }
 
   strings(): string[] {
@@ -144,7 +144,7 @@ export class Reader {
    * descriptions) are cut out of a latin1 decoding of the next few KB: a substring costs far less than a call
    * into Buffer's decoder per string.
    */
-  textAt(start: number, end: number): string {
+  private text(start: number, end: number): string {
     const from = this.base + start;
     const to = this.base + end;
     if (end - start < SHORT_STRING) {

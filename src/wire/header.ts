@@ -1,9 +1,10 @@
 // The 20-byte frame header: tag u32, version u16, padding u16, id u64, length u32.
 
 import { Reader } from './buffer-reader.js';
-import type { Writer } from './buffer-writer.js';
+import { putU32, type Writer } from './buffer-writer.js';
 import { WireError } from './errors.js';
 import type { Header } from './messages.js';
+import { putU64 } from './u64-words.js';
 
 export const HEADER_SIZE = 20;
 /** The only version spoken; 0 and 1 are refused as unsupported, anything else as unknown. */
@@ -37,9 +38,11 @@ export function readHeader(r: Reader): Header {
 
 /** Writes a header; `length` may be a placeholder that the caller patches at `offset + 16`. */
 export function writeHeader(w: Writer, tag: number, id: bigint, length: number): void {
-  w.u32(tag);
-  w.u16(WIRE_VERSION);
-  w.u16(0);
-  w.u64(id);
-  w.u32(length);
+  const at = w.block(HEADER_SIZE);
+  const view = w.view;
+  putU32(view, at, tag);
+  view.setUint16(at + 4, WIRE_VERSION);
+  view.setUint16(at + 6, 0);
+  putU64(view, at + 8, id);
+  putU32(view, at + 16, length);
 }

@@ -12,12 +12,8 @@ const HIGH = endianness() === 'LE' ? 1 : 0;
 const LOW = 1 - HIGH;
 
 export function getU64(view: DataView, offset: number): bigint {
-  const high = view.getUint32(offset);
-  const low = view.getUint32(offset + 4);
-  // Most counters fit 32 bits, and BigInt of a uint32 number costs less than the scratch's conversion.
-  if (high === 0) return BigInt(low);
-  words[HIGH] = high;
-  words[LOW] = low;
+  words[HIGH] = view.getUint32(offset);
+  words[LOW] = view.getUint32(offset + 4);
   return scratch[0];
 }
 
