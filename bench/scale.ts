@@ -25,7 +25,8 @@ const sleep = (seconds: number) => new Promise((resolve) => setTimeout(resolve, 
 function machine(): Record<string, string> {
   const cpu = /^model name\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown';
   const memory = /^MemTotal:\s*(\d+) kB$/m.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1];
-  const version = (command: string) => execFileSync(command, ['--version'], { encoding: 'utf8' }).match(/version (\S+)/)?.[1] ?? '?';
+  // Debian builds print an empty version: ask the package manager instead.
+  const version = (pkg: string) => execFileSync('dpkg-query', ['-W', '-f=${Version}', pkg], { encoding: 'utf8' });
   return {
     cpus: `${availableParallelism()} x ${cpu}`,
     memory: `${(Number(memory) / 2 ** 20).toFixed(1)} GiB`,
@@ -39,18 +40,21 @@ function machine(): Record<string, string> {
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 
-/** The newest modification time of the files ending in `suffix` under `dir`; 0 when there are none. */
+/** The newest modification time of the files ending in `suffix` under `dir`, other platforms' sources left
+ * out; 0 when there are none. */
 function newestChange(dir: string, suffix: string): number {
   if (!existsSync(join(repoRoot, dir))) return 0;
-  const entries = readdirSync(join(repoRoot, dir), { recursive: true, encoding: 'utf8' });
-  return Math.max(0, ...entries.filter((entry) => entry.endsWith(suffix)).map((entry) => statSync(join(repoRoot, dir, entry)).mtimeMs));
+  const otherPlatform = process.platform === 'linux' ? '_freebsd.' : '_linux.';
+  const entries = readdirSync(join(repoRoot, dir), { recursive: true, encoding: 'utf8' })
+    .filter((entry) => entry.endsWith(suffix) && !entry.includes(otherPlatform));
+  return Math.max(0, ...entries.map((entry) => statSync(join(repoRoot, dir, entry)).mtimeMs));
 }
 
 /** What the daemon runs is the build (dist/ and the addon): say so when the sources are newer. */
 function staleBuilds(): string[] {
   const stale: string[] = [];
   if (newestChange('src', '.ts') > newestChange('dist', '.js')) stale.push('dist/ is older than src/ (npx tsc -p tsconfig.build.json)');
-  if (newestChange('native', '.cc') > newestChange('build/Release', '.node')) stale.push('the addon is older than native/ (npx node-gyp rebuild)');
+  if (Math.max(newestChange('native', '.cc'), newestChange('native', '.h')) > newestChange('build/Release', '.node')) stale.push('the addon is older than native/ (npx node-gyp rebuild)');
   return stale;
 }
 

@@ -66,6 +66,8 @@ export interface Summary {
   };
   ours: { scrapeOnly: ScrapeFigures; withTick: ScrapeFigures };
   peers: Record<string, ScrapeFigures>;
+  /** CPU the peers used per second while nobody scraped them: the check that all their work is the scrapes'. */
+  peersIdleCpuMsPerSecond: Record<string, number>;
   peersCpuMsPerScrape: Figure;
   /** Each round's scrape + tick over the peers' scrapes of the same round. */
   oursOverPeers: Figure;
@@ -169,6 +171,9 @@ export function summarise(run: RunInfo, floors: FloorResult[], phases: Phases): 
   const peerCpu = (name: string) => peerPhases.map((phase) => phase.cpu[name]!.runSeconds / scrapeCount(phase, name));
   const peers = Object.fromEntries(peerNames.map((name) => [name, scrapeFigures(peerPhases, name, peerCpu(name).map(ms))]));
   const peersTogether = peerPhases.map((_, round) => sum(peerNames.map((name) => peerCpu(name)[round]!)));
+  const unscraped = [...subscribed, ...scraped];
+  const idleCpu = (name: string) =>
+    ms(sum(unscraped.map((phase) => phase.cpu[name]!.runSeconds))) / sum(unscraped.map((phase) => phase.wallSeconds));
   return withGoals({
     run,
     floor: {
@@ -180,6 +185,7 @@ export function summarise(run: RunInfo, floors: FloorResult[], phases: Phases): 
     tick,
     ours,
     peers,
+    peersIdleCpuMsPerSecond: Object.fromEntries(peerNames.map((name) => [name, idleCpu(name)])),
     peersCpuMsPerScrape: figure(peersTogether.map(ms)),
     oursOverPeers: figure(withTick.map((cpu, round) => cpu / peersTogether[round]!)),
     rss: rssFigures([...subscribed, ...scraped, ...peerPhases]),
@@ -270,6 +276,8 @@ export function formatSummary(s: Summary): string {
     '',
     scrapes,
     `  peers together: ${ranged(s.peersCpuMsPerScrape, 2)} ms CPU per scrape; ours (scrape + tick) / peers: ${ranged(s.oursOverPeers, 3)}`,
+    `  peers while not scraped (ms CPU per second): `
+      + Object.entries(s.peersIdleCpuMsPerSecond).map(([name, cpu]) => `${name} ${fixed(cpu, 2)}`).join(', '),
     '',
     `daemon RSS: start ${fixed(s.rss.startMB, 1)} MB, end ${fixed(s.rss.endMB, 1)} MB, max ${fixed(s.rss.maxMB, 1)} MB `
       + `(its own, RssAnon: max ${fixed(s.rss.maxAnonMB, 1)} MB); slope ${fixed(s.rss.slopeKBPerMin, 1)} KB/min; `
