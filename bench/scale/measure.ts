@@ -54,7 +54,7 @@ const monotonicMicroseconds = () => Number(process.hrtime.bigint() / 1000n);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
 /** The tick summary's _count and _sum in the daemon's own exposition. */
-export async function readTickTotals(daemon: Service): Promise<TickTotals> {
+async function readTickTotals(daemon: Service): Promise<TickTotals> {
   const text = await daemon.scraper.text();
   const read = (suffix: string) => {
     const match = new RegExp(`^vmm_stats_collector_tick_duration_seconds_${suffix} (\\S+)$`, 'm').exec(text);

@@ -90,6 +90,15 @@ export class Connection {
     }
   }
 
+  /** Holds this tick's writes back so that they leave in one system call, at uncork. */
+  cork(): void {
+    this.#socket.cork();
+  }
+
+  uncork(): void {
+    this.#socket.uncork();
+  }
+
   /** Writes out what is queued, then closes; resolves once the peer has it or the socket is gone. */
   async drainAndClose(timeoutMs: number): Promise<void> {
     if (this.#socket.destroyed) return;

@@ -256,13 +256,18 @@ export class StatsDaemon {
 
   /** One Data frame per VM, encoded once and handed to every connection that subscribes to it. */
   #publish(report: TickReport): void {
-    for (const { vm, stats } of report.samples) {
-      let frame: Buffer | undefined;
-      for (const connection of this.#connections) {
-        if (!connection.subscriptions.some((prefix) => coversVm(prefix, vm.labels))) continue;
-        frame ??= encodeStatsData(vm.labels, stats);
-        connection.sendData(frame);
+    for (const connection of this.#connections) connection.cork();
+    try {
+      for (const { vm, stats } of report.samples) {
+        let frame: Buffer | undefined;
+        for (const connection of this.#connections) {
+          if (!connection.subscriptions.some((prefix) => coversVm(prefix, vm.labels))) continue;
+          frame ??= encodeStatsData(vm.labels, stats);
+          connection.sendData(frame);
+        }
       }
+    } finally {
+      for (const connection of this.#connections) connection.uncork();
     }
     this.#logger.debug({ vms: report.samples.length, ms: report.seconds * 1000 }, 'tick');
   }
