@@ -2,8 +2,8 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
-import { StatsDaemon, type DaemonOptions } from '../../src/daemon/daemon.js';
+import type { DaemonOptions, StatsDaemon } from '../../src/daemon/daemon.js';
+import { startTestDaemon } from '../helpers/daemon.js';
 import { sampleProcess } from '../../src/sampler.js';
 import { encodeMessage } from '../../src/wire/index.js';
 import type { Message, Rusage, Unsent } from '../../src/wire/messages.js';
@@ -22,15 +22,7 @@ async function startDaemon(overrides: Partial<DaemonOptions> = {}): Promise<Stat
   const dir = mkdtempSync(join(tmpdir(), 'vmm-stats-daemon-'));
   dirs.push(dir);
   socketPath = join(dir, 'stat.sock');
-  daemon = await StatsDaemon.start({
-    socketPath,
-    socketMode: 0o660,
-    intervalMs: 100,
-    maxFrameSize: 1 << 20,
-    maxQueuedBytes: 1 << 20,
-    logger: pino({ level: 'silent' }),
-    ...overrides,
-  });
+  daemon = await startTestDaemon(socketPath, overrides);
   return daemon;
 }
 

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
-import { StatsDaemon } from '../../src/daemon/daemon.js';
+import type { StatsDaemon } from '../../src/daemon/daemon.js';
+import { startTestDaemon } from '../helpers/daemon.js';
 import { RawPeer } from '../helpers/peer.js';
 
 interface MalformedVector {
@@ -24,14 +24,7 @@ let socketPath: string;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'vmm-stats-malformed-'));
   socketPath = join(dir, 'stat.sock');
-  daemon = await StatsDaemon.start({
-    socketPath,
-    socketMode: 0o600,
-    intervalMs: 1000,
-    maxFrameSize: 1 << 20,
-    maxQueuedBytes: 1 << 20,
-    logger: pino({ level: 'silent' }),
-  });
+  daemon = await startTestDaemon(socketPath, { intervalMs: 1000 });
 });
 
 afterAll(async () => {

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StatsClient } from '../../src/client.js';
-import { StatsDaemon } from '../../src/daemon/daemon.js';
+import type { StatsDaemon } from '../../src/daemon/daemon.js';
+import { startTestDaemon } from '../helpers/daemon.js';
 import { renderMetrics } from '../../src/metrics/exposition.js';
 import { startMetricsServer, type MetricsServer } from '../../src/metrics/server.js';
 import {
@@ -39,9 +40,8 @@ describe.skipIf(skipReason !== undefined)('a real Prometheus scraping the metric
     dir = mkdtempSync(join(tmpdir(), 'vmm-stats-prom-'));
     mkdirSync(join(dir, 'kvm', `${burner.pid}-11`), { recursive: true });
     writeFileSync(join(dir, 'kvm', `${burner.pid}-11`, 'exits'), '42\n');
-    daemon = await StatsDaemon.start({
-      socketPath: join(dir, 'stat.sock'), socketMode: 0o600, intervalMs: 500, maxFrameSize: 1 << 20,
-      maxQueuedBytes: 1 << 20, sampleAll: true, debugfsRoot: join(dir, 'kvm'), logger,
+    daemon = await startTestDaemon(join(dir, 'stat.sock'), {
+      intervalMs: 500, sampleAll: true, debugfsRoot: join(dir, 'kvm'), logger,
     });
     const client = await StatsClient.connect(join(dir, 'stat.sock'));
     const reply = await client.request({ kind: 'stats.add', name: VM_NAME.split('.'), pid: burner.pid!, taps: ['lo'] });
