@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface, type Interface } from 'node:readline';
 
 /** Why the children these tests drive cannot run here, or undefined when they can. */
@@ -47,13 +47,20 @@ export class UsageChild {
     await this.#command(`threads ${count}`);
   }
 
-  /** Stops the process (SIGSTOP) and waits until the kernel shows it stopped: its counters hold still. */
+  /**
+   * Stops the process (SIGSTOP) and waits until its counters hold still. Each thread stops on its own, and
+   * counts a context switch as it does, so every thread must show T and the switch counts must have settled.
+   */
   async freeze(): Promise<void> {
     this.process.kill('SIGSTOP');
     const deadline = Date.now() + 5000;
-    while (processState(this.pid) !== 'T') {
-      if (Date.now() > deadline) throw new Error(`process ${this.pid} did not stop`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
+    let previous = '';
+    for (;;) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const current = threadStates(this.pid);
+      if (current === previous && !/\bstate=[^T]/.test(current)) return;
+      if (Date.now() > deadline) throw new Error(`process ${this.pid} did not stop: ${current}`);
+      previous = current;
     }
   }
 
@@ -77,10 +84,15 @@ export class UsageChild {
   }
 }
 
-/** The state letter of /proc/<pid>/stat (R, S, T, Z...). */
-export function processState(pid: number): string {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+/** Each thread's state and context-switch counts, as one string to compare between reads. */
+function threadStates(pid: number): string {
+  return readdirSync(`/proc/${pid}/task`)
+    .map((tid) => {
+      const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+      const field = (name: string) => new RegExp(`^${name}:\\s*(\\S+)`, 'm').exec(status)?.[1];
+      return `${tid} state=${field('State')} ${field('voluntary_ctxt_switches')}/${field('nonvoluntary_ctxt_switches')}`;
+    })
+    .join(', ');
 }
 
 /** Runs fn with VMM_STATS_PROCESS_SOURCE set (the addon reads it on every call), then restores it. */
