@@ -166,8 +166,20 @@ export class Reader {
 
   /** A copy of the next `length` bytes, so that the result does not pin the frame's memory. */
   bytesCopy(length: number): Buffer {
-    const start = this.base + this.take(length, 'a byte block');
-    return Buffer.from(this.node.subarray(start, start + length));
+    const start = this.take(length, 'a byte block');
+    return this.copyOf(start, start + length);
+  }
+
+  /** A copy of input[start, end), bytes already read. */
+  copyOf(start: number, end: number): Buffer {
+    return Buffer.from(this.node.subarray(this.base + start, this.base + end));
+  }
+
+  /** Whether the next bytes are those of `expected`; nothing is claimed. */
+  nextBytesAre(expected: Uint8Array): boolean {
+    const start = this.base + this.pos;
+    const length = expected.length;
+    return this.end - this.pos >= length && this.node.compare(expected, 0, length, start, start + length) === 0;
   }
 
   ptime(): Ptime {

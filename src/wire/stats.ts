@@ -7,10 +7,10 @@ import type { Reader } from './buffer-reader.js';
 import { putInt, putU32, stringSize, stringsSize, type Writer } from './buffer-writer.js';
 import { nameOnly, type Codec } from './codec.js';
 import { IFDATA_COUNTERS_BYTES, MIN_BYTES, RUSAGE_BYTES } from './constants.js';
-import type { IfData, Rusage, Stats, VmmCounter } from './messages.js';
+import type { IfData, Rusage, Stats } from './messages.js';
 import { Tag } from './tags.js';
 import { getU64, putU64 } from './u64-words.js';
-import { vmmCountersSize, writeVmmCounters } from './vmm-section.js';
+import { readVmmCounters, vmmCountersSize, writeVmmCounters } from './vmm-section.js';
 
 /** Encoded size of a Stats Data body (see stringSize: exact for ASCII strings, a lower bound otherwise). */
 export function statsSize(stats: Stats): number {
@@ -77,8 +77,7 @@ function writeIfData(w: Writer, i: IfData): void {
 /** Rusage, vmm counters, interfaces; bytes after the interfaces are ignored, as the seed ignores them. */
 export function readStats(r: Reader): Stats {
   const rusage = readRusage(r);
-  const vmm = new Array<VmmCounter>(r.count(MIN_BYTES.vmmCounter));
-  for (let i = 0; i < vmm.length; i++) vmm[i] = [r.string(), r.u64()];
+  const vmm = readVmmCounters(r);
   const ifdata = new Array<IfData>(r.count(MIN_BYTES.ifdata));
   for (let i = 0; i < ifdata.length; i++) ifdata[i] = readIfData(r);
   return { rusage, vmm, ifdata };

@@ -1,11 +1,15 @@
-// The vmm counters of a Stats Data body, written through a copy of the last such section: a hypervisor's
-// counter descriptions are the same from tick to tick and from VM to VM, so when they match the last ones,
-// the section is copied whole and only the values are written, rather than ~40 strings encoded anew.
-// Descriptions are compared as strings (===), so any change in them means a section written from scratch.
+// The vmm counters of a Stats Data body. A hypervisor's counter descriptions are the same from tick to tick
+// and from VM to VM, so both ways go through the last section seen:
+// - writing: when the descriptions are the last ones (compared as strings, ===), the last section is copied
+//   whole and only the values are written, rather than ~40 strings encoded anew;
+// - reading: when the section has the last one's descriptions (compared byte for byte), their strings are
+//   reused rather than decoded, which spares most of a frame's strings.
 
+import type { Reader } from './buffer-reader.js';
 import { stringSize, type Writer } from './buffer-writer.js';
+import { MIN_BYTES } from './constants.js';
 import type { VmmCounter } from './messages.js';
-import { putU64 } from './u64-words.js';
+import { getU64, putU64 } from './u64-words.js';
 
 let lastDescriptions: string[] = [];
 /** Memory for the last section, reused while it fits. */
@@ -56,3 +60,58 @@ function remember(vmm: readonly VmmCounter[], section: Uint8Array, valueOffsets:
   lastValueOffsets = valueOffsets;
 }
 
+
+/** A copy of a section read, where its values sit in it, and its descriptions. */
+interface ReadSection {
+  bytes: Buffer;
+  view: DataView;
+  valueOffsets: number[];
+  descriptions: string[];
+}
+
+/** The last non-empty section read. */
+let lastRead: ReadSection | undefined;
+
+export function readVmmCounters(r: Reader): VmmCounter[] {
+  return readAsLastSection(r) ?? readSection(r);
+}
+
+/**
+ * The counters, when the next section has the last one's descriptions; undefined, and nothing claimed,
+ * otherwise. The section's values are copied into the last section's copy, and then the two are compared
+ * in one call: equal bytes mean the same count, lengths and descriptions, at the same places.
+ */
+function readAsLastSection(r: Reader): VmmCounter[] | undefined {
+  const known = lastRead;
+  if (known === undefined || r.remaining < known.bytes.length) return undefined;
+  const { view, valueOffsets, descriptions } = known;
+  const data = r.data;
+  const at = r.base + r.pos;
+  for (let i = 0; i < valueOffsets.length; i++) {
+    const offset = valueOffsets[i];
+    view.setUint32(offset, data.getUint32(at + offset));
+    view.setUint32(offset + 4, data.getUint32(at + offset + 4));
+  }
+  if (!r.nextBytesAre(known.bytes)) return undefined;
+  const counters = new Array<VmmCounter>(descriptions.length);
+  for (let i = 0; i < counters.length; i++) counters[i] = [descriptions[i], getU64(data, at + valueOffsets[i])];
+  r.take(known.bytes.length);
+  return counters;
+}
+
+function readSection(r: Reader): VmmCounter[] {
+  const start = r.pos;
+  const counters = new Array<VmmCounter>(r.count(MIN_BYTES.vmmCounter));
+  const valueOffsets = new Array<number>(counters.length);
+  for (let i = 0; i < counters.length; i++) {
+    const description = r.string();
+    valueOffsets[i] = r.pos - start;
+    counters[i] = [description, r.u64()];
+  }
+  if (counters.length > 0) {
+    const bytes = r.copyOf(start, r.pos);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+    lastRead = { bytes, view, valueOffsets, descriptions: counters.map((counter) => counter[0]) };
+  }
+  return counters;
+}

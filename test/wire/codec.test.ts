@@ -192,6 +192,43 @@ describe('encodeStatsData, the hot path', () => {
   });
 });
 
+describe('decoding Stats Data through the last vmm section read', () => {
+  const { name, stats } = benchMessage;
+  const base = encodeStatsData(name, stats, 7n);
+  /** Where description `index` of the bench frame starts: header, name list, rusage, count, then the pairs. */
+  const descriptionAt = (index: number) => {
+    let at = 20 + 8 + name.reduce((sum, label) => sum + 2 + label.length, 0) + 144 + 8;
+    for (let i = 0; i < index; i++) at += 2 + stats.vmm[i]![0].length + 8;
+    return at;
+  };
+
+  it('reads a changed byte in one description, and values that change from frame to frame', () => {
+    decodeFrame(base);
+    const patched = Buffer.from(base);
+    patched[descriptionAt(17) + 2 + 4] = 'X'.charCodeAt(0);
+    patched.writeBigUInt64BE(0xfedcba9876543210n, descriptionAt(30) + 2 + stats.vmm[30]![0].length);
+    const vmm = (decodeFrame(patched).message as Extract<Message, { kind: 'stats.data' }>).stats.vmm;
+    expect(vmm[17]![0]).toBe('vmm Xounter number 17');
+    expect(vmm[30]![1]).toBe(0xfedcba9876543210n);
+    expect(vmm.filter((_, i) => i !== 17 && i !== 30)).toEqual(stats.vmm.filter((_, i) => i !== 17 && i !== 30));
+    expect(decodeFrame(base).message).toEqual({ kind: 'stats.data', id: 7n, name, stats });
+  });
+
+  it('tells a frame cut inside the section, or with a longer description, from the last one', () => {
+    decodeFrame(base);
+    const cut = Buffer.from(base.subarray(0, descriptionAt(39) + 5));
+    cut.writeUInt32BE(cut.length - 20, 16);
+    expect(wireError(() => decodeFrame(cut)).code).toBe('truncated');
+    // Description 5 one byte longer: its length and every later offset move, and nothing may be read as before.
+    const at = descriptionAt(5);
+    const longer = Buffer.concat([base.subarray(0, at), u16(22), base.subarray(at + 2, at + 23), Buffer.from('!'), base.subarray(at + 23)]);
+    longer.writeUInt32BE(longer.length - 20, 16);
+    const vmm = (decodeFrame(longer).message as Extract<Message, { kind: 'stats.data' }>).stats.vmm;
+    expect(vmm[5]).toEqual(['vmm counter number 05!', stats.vmm[5]![1]]);
+    expect(vmm.filter((_, i) => i !== 5)).toEqual(stats.vmm.filter((_, i) => i !== 5));
+  });
+});
+
 describe('list counts are checked against the bytes left before anything is allocated', () => {
   it.each([
     ['2^31 names', 2n ** 31n],
