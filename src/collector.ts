@@ -1,18 +1,90 @@
+import { constants } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from './log.js';
 import type { RegisteredVm, Registry } from './daemon/registry.js';
 import {
+  ifDataAt,
   InterfaceSampler,
   openVmmDevice,
-  sampleProcesses,
+  processError,
+  processSampleAt,
+  SampleRows,
+  sampleProcessRows,
   SamplerError,
+  START_TIME_FIELD,
   type VmmDevice,
 } from './sampler.js';
-import type { IfData, Stats, VmmCounter } from './wire/messages.js';
+import { encodeStatsDataRows, type StatsRows } from './wire/index.js';
+import type { Stats, VmmCounter } from './wire/messages.js';
 
-export interface VmSample {
-  vm: RegisteredVm;
-  stats: Stats;
+/** What every tick fills anew: the sampler's rows of all processes and of the wanted VMs' taps. */
+interface TickRows {
+  processes: SampleRows;
+  taps: SampleRows;
+  /** Which tick filled them. */
+  tick: number;
+}
+
+/**
+ * A VM's numbers from one tick, left in the tick's rows: a Data frame is encoded straight from them, and
+ * records (bigints, objects) are made only when asked for. Valid until the next tick refills the rows.
+ */
+export class VmSample implements StatsRows {
+  readonly vm: RegisteredVm;
+  readonly vmm: readonly VmmCounter[];
+  readonly processField: number;
+  readonly tapNames: readonly string[];
+  readonly tapFields: readonly number[];
+  readonly #rows: TickRows;
+  readonly #tick: number;
+  #stats: Stats | undefined;
+
+  constructor(vm: RegisteredVm, rows: TickRows, processField: number, vmm: readonly VmmCounter[], taps: TapRows) {
+    this.vm = vm;
+    this.vmm = vmm;
+    this.processField = processField;
+    this.tapNames = taps.names;
+    this.tapFields = taps.fields;
+    this.#rows = rows;
+    this.#tick = rows.tick;
+  }
+
+  get processWords(): Uint32Array {
+    return this.#current().processes.words;
+  }
+
+  get tapWords(): Uint32Array {
+    return this.#current().taps.words;
+  }
+
+  /** The numbers as the wire's record; made on first use. */
+  get stats(): Stats {
+    if (this.#stats === undefined) {
+      const rows = this.#current();
+      this.#stats = {
+        rusage: processSampleAt(rows.processes, this.processField, this.vm.pid).rusage,
+        vmm: [...this.vmm],
+        ifdata: this.tapNames.map((name, i) => ifDataAt(rows.taps, this.tapFields[i]!, name)),
+      };
+    }
+    return this.#stats;
+  }
+
+  /** The VM's Stats Data frame (id 0, as unsolicited data has). */
+  dataFrame(): Buffer {
+    return encodeStatsDataRows(this.vm.labels, this);
+  }
+
+  #current(): TickRows {
+    if (this.#rows.tick !== this.#tick) throw new Error(`the sample of ${this.vm.name} was read after a later tick replaced it`);
+    return this.#rows;
+  }
+}
+
+/** A VM's taps that were read, and where each one's row starts. */
+interface TapRows {
+  names: readonly string[];
+  fields: readonly number[];
 }
 
 export interface TickReport {
@@ -35,6 +107,31 @@ export interface CollectorOptions {
 /** Albatross opens the vmm device lazily, a few times, since the VMM creates it after it starts. */
 const DEFAULT_VMM_OPEN_ATTEMPTS = 5;
 
+/** The registered VMs as a tick samples them, remade when the registry changes. */
+interface Roster {
+  generation: number;
+  vms: RegisteredVm[];
+  pids: number[];
+}
+
+/** Which taps a tick reads, for which wanted VMs, remade when those VMs change. */
+interface TapPlan {
+  vms: RegisteredVm[];
+  names: string[];
+  /** Per VM of `vms`: the row of each of its taps among `names`. */
+  rows: number[][];
+  /** Per VM of `vms`: its taps and where their rows start, once the rows' width is known. */
+  taps?: TapRows[];
+}
+
+const NO_COUNTERS: readonly VmmCounter[] = [];
+
+/** The taps of `all` that were read: a tap that does not exist (yet, or any more) is left out. */
+function readTaps(all: TapRows, rows: number[], sampled: SampleRows): TapRows {
+  const read = (_: unknown, i: number) => sampled.errors[rows[i]!] === 0;
+  return { names: all.names.filter(read), fields: all.fields.filter(read) };
+}
+
 /** A VM's hypervisor counters: opened lazily, retried for a few ticks, then given up with one log line. */
 interface VmmState {
   device: VmmDevice | undefined;
@@ -52,7 +149,10 @@ export class Collector {
   readonly #onTick: (report: TickReport) => void;
   readonly #interfaces = new InterfaceSampler();
   readonly #vmm = new Map<RegisteredVm, VmmState>();
-  readonly #latest = new Map<string, VmSample>();
+  readonly #rows: TickRows = { processes: new SampleRows(), taps: new SampleRows(), tick: 0 };
+  #roster: Roster = { generation: -1, vms: [], pids: [] };
+  #tapPlan: TapPlan = { vms: [], names: [], rows: [] };
+  #latest: VmSample[] = [];
   #timer: NodeJS.Timeout | undefined;
   #origin = 0;
   #slot = 0;
@@ -80,9 +180,9 @@ export class Collector {
     this.#interfaces.close();
   }
 
-  /** The newest sample of each VM still registered, for the metrics endpoint. */
+  /** The last tick's sample of each VM still registered, for the metrics endpoint. */
   latest(): Iterable<VmSample> {
-    return this.#latest.values();
+    return this.#latest;
   }
 
   get stats(): { lastTickSeconds: number; ticks: number; tickSecondsTotal: number } {
@@ -93,7 +193,7 @@ export class Collector {
   forget(vm: RegisteredVm): void {
     this.#vmm.get(vm)?.device?.close();
     this.#vmm.delete(vm);
-    if (this.#latest.get(vm.name)?.vm === vm) this.#latest.delete(vm.name);
+    if (this.#latest.some((sample) => sample.vm === vm)) this.#latest = this.#latest.filter((sample) => sample.vm !== vm);
   }
 
   /** The interfaces among `names` that do not exist now. */
@@ -105,17 +205,11 @@ export class Collector {
   /** One tick: sample every registered VM's process (to see exits), and the rest of the wanted ones. */
   tick(): TickReport {
     const started = performance.now();
-    const alive = this.#checkProcesses();
-    const wanted = alive.filter(({ vm }) => this.#options.wants(vm));
-    const ifdata = this.#sampleTaps(wanted.map(({ vm }) => vm));
-    const samples = wanted.map(({ vm, rusage }) => {
-      const sample: VmSample = {
-        vm,
-        stats: { rusage, vmm: this.#readVmm(vm), ifdata: vm.taps.flatMap((tap) => ifdata.get(tap) ?? []) },
-      };
-      this.#latest.set(vm.name, sample);
-      return sample;
-    });
+    this.#rows.tick += 1;
+    const { vms, processFields } = this.#sampleProcesses();
+    const taps = this.#sampleTaps(vms);
+    const samples = vms.map((vm, i) => new VmSample(vm, this.#rows, processFields[i]!, this.#readVmm(vm), taps[i]!));
+    this.#latest = samples;
     const seconds = (performance.now() - started) / 1000;
     this.#lastTickSeconds = seconds;
     this.#ticks += 1;
@@ -151,21 +245,37 @@ export class Collector {
     if (this.#timer !== undefined) this.#scheduleNext();
   }
 
-  #checkProcesses(): { vm: RegisteredVm; rusage: Stats['rusage'] }[] {
-    const vms = [...this.#registry.all()];
-    const results = sampleProcesses(vms.map((vm) => vm.pid));
-    const alive: { vm: RegisteredVm; rusage: Stats['rusage'] }[] = [];
-    results.forEach((result, i) => {
-      const vm = vms[i]!;
-      if (result.ok && result.value.startTime === vm.startTime) {
-        alive.push({ vm, rusage: result.value.rusage });
-      } else if (result.ok || result.error.code === 'ESRCH') {
-        this.#unregisterExited(vm, result.ok ? 'its pid now belongs to another process' : 'the process is gone');
+  /** Every registered VM's process in one call; the VMs alive and wanted, and where their rows start. */
+  #sampleProcesses(): { vms: RegisteredVm[]; processFields: number[] } {
+    const roster = this.#currentRoster();
+    const processes = this.#rows.processes;
+    sampleProcessRows(roster.pids, processes);
+    const vms: RegisteredVm[] = [];
+    const processFields: number[] = [];
+    for (let i = 0; i < roster.vms.length; i++) {
+      const vm = roster.vms[i]!;
+      const errno = processes.errors[i]!;
+      const at = i * processes.fields;
+      if (errno === 0 && processes.rows[at + START_TIME_FIELD] === vm.startTime) {
+        if (!this.#options.wants(vm)) continue;
+        vms.push(vm);
+        processFields.push(at);
+      } else if (errno === 0 || errno === constants.errno.ESRCH) {
+        this.#unregisterExited(vm, errno === 0 ? 'its pid now belongs to another process' : 'the process is gone');
       } else {
-        this.#options.logger.warn({ vm: vm.name, pid: vm.pid, err: result.error }, 'cannot read the VM process');
+        this.#options.logger.warn({ vm: vm.name, pid: vm.pid, err: processError(vm.pid, errno) }, 'cannot read the VM process');
       }
-    });
-    return alive;
+    }
+    return { vms, processFields };
+  }
+
+  #currentRoster(): Roster {
+    const generation = this.#registry.generation;
+    if (this.#roster.generation !== generation) {
+      const vms = [...this.#registry.all()];
+      this.#roster = { generation, vms, pids: vms.map((vm) => vm.pid) };
+    }
+    return this.#roster;
   }
 
   #unregisterExited(vm: RegisteredVm, why: string): void {
@@ -174,20 +284,27 @@ export class Collector {
     this.#options.logger.info({ vm: vm.name, pid: vm.pid }, `VM process exited (${why}): unregistered`);
   }
 
-  /** All taps of this tick in one sampler call; a tap that does not exist (yet, or any more) is left out. */
-  #sampleTaps(vms: RegisteredVm[]): Map<string, IfData> {
-    const names = [...new Set(vms.flatMap((vm) => vm.taps))];
-    const found = new Map<string, IfData>();
-    if (names.length === 0) return found;
-    this.#interfaces.sample(names).forEach((result, i) => {
-      if (result.ok) found.set(names[i]!, result.value);
-    });
-    return found;
+  /** All taps of the wanted VMs in one sampler call; per VM, its taps that were read and their rows. */
+  #sampleTaps(vms: RegisteredVm[]): TapRows[] {
+    const plan = this.#planTaps(vms);
+    const rows = this.#rows.taps;
+    if (plan.names.length > 0) this.#interfaces.sampleRows(plan.names, rows);
+    plan.taps ??= plan.rows.map((tapRows, i) => ({ names: vms[i]!.taps, fields: tapRows.map((row) => row * rows.fields) }));
+    return plan.taps.map((taps, i) => (plan.rows[i]!.every((row) => rows.errors[row] === 0) ? taps : readTaps(taps, plan.rows[i]!, rows)));
   }
 
-  #readVmm(vm: RegisteredVm): VmmCounter[] {
+  #planTaps(vms: RegisteredVm[]): TapPlan {
+    const known = this.#tapPlan.vms;
+    if (vms.length === known.length && vms.every((vm, i) => vm === known[i])) return this.#tapPlan;
+    const names = [...new Set(vms.flatMap((vm) => vm.taps))];
+    const rowOf = new Map(names.map((name, row) => [name, row]));
+    this.#tapPlan = { vms, names, rows: vms.map((vm) => vm.taps.map((tap) => rowOf.get(tap)!)) };
+    return this.#tapPlan;
+  }
+
+  #readVmm(vm: RegisteredVm): readonly VmmCounter[] {
     const state = this.#vmmState(vm);
-    if (state.device === undefined) return [];
+    if (state.device === undefined) return NO_COUNTERS;
     try {
       return state.device.read();
     } catch (err) {
@@ -195,7 +312,7 @@ export class Collector {
       this.#options.logger.debug({ vm: vm.name, err }, 'hypervisor counters unreadable; reopening');
       state.device.close();
       state.device = undefined;
-      return [];
+      return NO_COUNTERS;
     }
   }
 

@@ -7,10 +7,11 @@
 //   VMM_STATS_PROCESS_SOURCE=taskstats     insist on taskstats: every pid fails when it cannot be had
 //   VMM_STATS_LINK_STRATEGY=dump|request   read interfaces by one link dump, or by one request per name
 import { createRequire } from 'node:module';
-import { constants, endianness } from 'node:os';
+import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { getSystemErrorMap } from 'node:util';
 import type { IfData, Rusage, VmmCounter } from './wire/messages.js';
+import { lowWord } from './wire/u64-words.js';
 
 /** Where Linux publishes KVM's per-VM statistics. */
 export const DEFAULT_DEBUGFS_ROOT = '/sys/kernel/debug/kvm';
@@ -42,47 +43,72 @@ export type Sampled<T> = { ok: true; value: T } | { ok: false; error: SamplerErr
 export function sampleProcess(pid: number): ProcessSample {
   checkPid(pid);
   const addon = native();
-  const buffers = new RowBuffers().fit(1, addon.processFields);
-  const errno = addon.sampleProcess(pid, buffers.rows);
+  const rows = new SampleRows().fit(1, addon.processFields);
+  const errno = addon.sampleProcess(pid, rows.rows);
   if (errno !== 0) throw processError(pid, errno);
-  return processSample(pid, buffers, 0);
+  return processSampleAt(rows, 0, pid);
 }
 
 /** Many processes' usage in one call into the addon; each result stands alone. */
 export function sampleProcesses(pids: readonly number[]): Sampled<ProcessSample>[] {
+  sampleProcessRows(pids, processBuffers);
+  return pids.map((pid, i) => {
+    const errno = processBuffers.errors[i];
+    if (errno !== 0) return { ok: false, error: processError(pid, errno) };
+    return { ok: true, value: processSampleAt(processBuffers, i * processBuffers.fields, pid) };
+  });
+}
+
+/**
+ * sampleProcesses without the records: row i of `into` holds pid i's rusage fields then its start time
+ * (START_TIME_FIELD), or errors[i] its errno. For a caller that samples every second and reads few values.
+ */
+export function sampleProcessRows(pids: readonly number[], into: SampleRows): void {
   pids.forEach(checkPid);
   const addon = native();
-  const buffers = processBuffers.fit(pids.length, addon.processFields);
-  buffers.pids.set(pids);
-  addon.sampleProcesses(buffers.pids, pids.length, buffers.rows, buffers.errors);
-  return pids.map((pid, i) => {
-    const errno = buffers.errors[i];
-    if (errno !== 0) return { ok: false, error: processError(pid, errno) };
-    return { ok: true, value: processSample(pid, buffers, i * addon.processFields) };
-  });
+  into.fit(pids.length, addon.processFields);
+  into.pids.set(pids);
+  addon.sampleProcesses(into.pids, pids.length, into.rows, into.errors);
 }
 
 /** Reads interface counters by name, many per call; holds a netlink socket (Linux) until closed. */
 export class InterfaceSampler {
   #native: NativeInterfaceSampler | undefined;
   #closed = false;
-  readonly #buffers = new RowBuffers();
+  readonly #buffers = new SampleRows();
+  #lastNames: readonly string[] = [];
+  #lastJoined = '';
 
   /** A name that names no interface gives an error with code ENODEV. */
   sample(names: readonly string[]): Sampled<IfData>[] {
-    const sampler = this.#open();
-    const fields = native().interfaceFields;
-    const buffers = this.#buffers.fit(names.length, fields);
-    // '\n' joins the names for the addon; a name holding one (or none at all) cannot name an interface, and
-    // the addon answers the empty name with ENODEV.
-    const joined = names.map((name) => (name.includes('\n') ? '' : name)).join('\n');
-    const errno = sampler.sample(joined, names.length, buffers.rows, buffers.errors);
-    if (errno !== 0) throw new SamplerError(errno, 'cannot read interface counters');
+    const buffers = this.#buffers;
+    this.sampleRows(names, buffers);
     return names.map((name, i) => {
       const failure = buffers.errors[i];
       if (failure !== 0) return { ok: false, error: new SamplerError(failure, `cannot read interface ${name}`) };
-      return { ok: true, value: ifData(name, buffers, i * fields) };
+      return { ok: true, value: ifDataAt(buffers, i * buffers.fields, name) };
     });
+  }
+
+  /**
+   * sample without the records: row i of `into` holds interface i's counters, or errors[i]
+   * its errno. Given the same array of names as the call before, the names are not joined again.
+   */
+  sampleRows(names: readonly string[], into: SampleRows): void {
+    const sampler = this.#open();
+    into.fit(names.length, native().interfaceFields);
+    const errno = sampler.sample(this.#joined(names), names.length, into.rows, into.errors);
+    if (errno !== 0) throw new SamplerError(errno, 'cannot read interface counters');
+  }
+
+  /** '\n' joins the names for the addon; a name holding one (or none at all) cannot name an interface, and
+   * the addon answers the empty name with ENODEV. */
+  #joined(names: readonly string[]): string {
+    if (names !== this.#lastNames) {
+      this.#lastNames = names;
+      this.#lastJoined = names.map((name) => (name.includes('\n') ? '' : name)).join('\n');
+    }
+    return this.#lastJoined;
   }
 
   close(): void {
@@ -184,19 +210,22 @@ function loadAddon(): Addon {
   return load(fileURLToPath(new URL('..', import.meta.url)));
 }
 
-/** Where the low half of a u64 is among its two 32-bit words. */
-const LOW_WORD = endianness() === 'LE' ? 0 : 1;
-
-/** Typed arrays for `count` rows, reallocated only when a call needs more rows than any before. */
-class RowBuffers {
+/**
+ * What the sampler fills: `count` rows of u64 fields (`words` shows each as two 32-bit words in this
+ * machine's order) and an errno per row. Reallocated only when a call needs more rows than any before,
+ * so a caller that keeps one samples every tick without allocating.
+ */
+export class SampleRows {
   rows = new BigUint64Array(0);
-  /** The rows as 32-bit words, to read the fields that hold numbers without making a bigint first. */
   words = new Uint32Array(0);
   errors = new Int32Array(0);
   pids = new Int32Array(0);
+  /** Fields per row, as the last call filled them. */
+  fields = 0;
 
   fit(count: number, fields: number): this {
-    if (this.errors.length < count) {
+    this.fields = fields;
+    if (this.errors.length < count || this.rows.length < count * fields) {
       const capacity = Math.max(count, this.errors.length * 2, 16);
       this.rows = new BigUint64Array(capacity * fields);
       this.words = new Uint32Array(this.rows.buffer);
@@ -208,58 +237,64 @@ class RowBuffers {
 
   /** The low 32 bits of field `index`, for fields the platforms fill from 32-bit values. */
   low(index: number): number {
-    return this.words[2 * index + LOW_WORD];
+    return lowWord(this.words, index);
   }
 }
 
-const processBuffers = new RowBuffers();
+const processBuffers = new SampleRows();
 
 // --- rows to records: the field order is native/sampler.h's ---
 
-function processSample(pid: number, buffers: RowBuffers, at: number): ProcessSample {
-  const row = buffers.rows;
+/** A process row holds the wire's rusage fields in its order, then this field. */
+export const START_TIME_FIELD = 18;
+// An interface row holds the wire's ifdata counters in its order (the first five are u32 on the wire).
+
+/** The row of `rows` that starts at field `at`, filled by sampleProcessRows, as a record. */
+export function processSampleAt(rows: SampleRows, at: number, pid: number): ProcessSample {
+  const u64 = rows.rows;
   const rusage: Rusage = {
-    utime: { sec: row[at], usec: buffers.low(at + 1) },
-    stime: { sec: row[at + 2], usec: buffers.low(at + 3) },
-    maxrss: row[at + 4],
-    ixrss: row[at + 5],
-    idrss: row[at + 6],
-    isrss: row[at + 7],
-    minflt: row[at + 8],
-    majflt: row[at + 9],
-    nswap: row[at + 10],
-    inblock: row[at + 11],
-    outblock: row[at + 12],
-    msgsnd: row[at + 13],
-    msgrcv: row[at + 14],
-    nsignals: row[at + 15],
-    nvcsw: row[at + 16],
-    nivcsw: row[at + 17],
+    utime: { sec: u64[at], usec: rows.low(at + 1) },
+    stime: { sec: u64[at + 2], usec: rows.low(at + 3) },
+    maxrss: u64[at + 4],
+    ixrss: u64[at + 5],
+    idrss: u64[at + 6],
+    isrss: u64[at + 7],
+    minflt: u64[at + 8],
+    majflt: u64[at + 9],
+    nswap: u64[at + 10],
+    inblock: u64[at + 11],
+    outblock: u64[at + 12],
+    msgsnd: u64[at + 13],
+    msgrcv: u64[at + 14],
+    nsignals: u64[at + 15],
+    nvcsw: u64[at + 16],
+    nivcsw: u64[at + 17],
   };
-  return { pid, rusage, startTime: row[at + 18] };
+  return { pid, rusage, startTime: u64[at + START_TIME_FIELD] };
 }
 
-function ifData(name: string, buffers: RowBuffers, at: number): IfData {
-  const row = buffers.rows;
+/** The row of `rows` that starts at field `at`, filled by InterfaceSampler.sampleRows, as a record. */
+export function ifDataAt(rows: SampleRows, at: number, name: string): IfData {
+  const u64 = rows.rows;
   return {
     name,
-    flags: buffers.low(at),
-    send_length: buffers.low(at + 1),
-    max_send_length: buffers.low(at + 2),
-    send_drops: buffers.low(at + 3),
-    mtu: buffers.low(at + 4),
-    baudrate: row[at + 5],
-    input_packets: row[at + 6],
-    input_errors: row[at + 7],
-    output_packets: row[at + 8],
-    output_errors: row[at + 9],
-    collisions: row[at + 10],
-    input_bytes: row[at + 11],
-    output_bytes: row[at + 12],
-    input_mcast: row[at + 13],
-    output_mcast: row[at + 14],
-    input_dropped: row[at + 15],
-    output_dropped: row[at + 16],
+    flags: rows.low(at),
+    send_length: rows.low(at + 1),
+    max_send_length: rows.low(at + 2),
+    send_drops: rows.low(at + 3),
+    mtu: rows.low(at + 4),
+    baudrate: u64[at + 5],
+    input_packets: u64[at + 6],
+    input_errors: u64[at + 7],
+    output_packets: u64[at + 8],
+    output_errors: u64[at + 9],
+    collisions: u64[at + 10],
+    input_bytes: u64[at + 11],
+    output_bytes: u64[at + 12],
+    input_mcast: u64[at + 13],
+    output_mcast: u64[at + 14],
+    input_dropped: u64[at + 15],
+    output_dropped: u64[at + 16],
   };
 }
 
@@ -269,7 +304,7 @@ function checkPid(pid: number): void {
   if (!Number.isInteger(pid) || pid <= 0 || pid > 0x7fffffff) throw new RangeError(`not a pid: ${pid}`);
 }
 
-function processError(pid: number, errno: number): SamplerError {
+export function processError(pid: number, errno: number): SamplerError {
   return new SamplerError(errno, `cannot sample process ${pid}`);
 }
 

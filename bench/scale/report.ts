@@ -80,6 +80,8 @@ export interface Summary {
     slopeKBPerMin: number;
     /** The highest RSS of the run's second half less the highest of its first half. */
     newHighsMB: number;
+    /** The largest RSS while each kind of phase ran: which work makes the peak. */
+    maxByPhaseMB: Record<string, number>;
   };
   /** Per phase: CPUs the machine kept busy, and how many of them went to others than the processes measured,
    * the floor and the harness (another load on the machine makes every figure noisier). */
@@ -118,12 +120,15 @@ const cpuPerTick = (phase: PhaseResult) => phase.cpu[DAEMON]!.runSeconds / phase
  * garbage collector's sawtooth: the rounds repeat the same phases, so without a leak the run's second
  * half reaches no higher than its first.
  */
-function rssFigures(phases: PhaseResult[]): Summary['rss'] {
+function rssFigures(byPhase: Record<string, PhaseResult[]>): Summary['rss'] {
+  const phases = Object.values(byPhase).flat();
   const series = phases.flatMap((phase) => phase.memory).sort((a, b) => a.atSeconds - b.atSeconds);
   const rss = series.map((m) => m.rssBytes);
   const half = Math.floor(rss.length / 2);
   const mb = (bytes: number) => bytes / 2 ** 20;
+  const maxOf = (kind: PhaseResult[]) => mb(Math.max(...kind.flatMap((phase) => phase.memory.map((m) => m.rssBytes))));
   return {
+    maxByPhaseMB: Object.fromEntries(Object.entries(byPhase).map(([kind, list]) => [kind, maxOf(list)])),
     startMB: mb(rss[0]!),
     endMB: mb(rss[rss.length - 1]!),
     maxMB: mb(Math.max(...rss)),
@@ -188,7 +193,7 @@ export function summarise(run: RunInfo, floors: FloorResult[], phases: Phases): 
     peersIdleCpuMsPerSecond: Object.fromEntries(peerNames.map((name) => [name, idleCpu(name)])),
     peersCpuMsPerScrape: figure(peersTogether.map(ms)),
     oursOverPeers: figure(withTick.map((cpu, round) => cpu / peersTogether[round]!)),
-    rss: rssFigures([...subscribed, ...scraped, ...peerPhases]),
+    rss: rssFigures({ subscribed, scraped, peers: peerPhases }),
     load: [
       machineLoad('subscribed', subscribed, sum(floors.map((floor) => floor.cpuSecondsPerTick * (floor.ticks + 1)))),
       machineLoad('scraped', scraped, 0),
@@ -281,7 +286,8 @@ export function formatSummary(s: Summary): string {
     '',
     `daemon RSS: start ${fixed(s.rss.startMB, 1)} MB, end ${fixed(s.rss.endMB, 1)} MB, max ${fixed(s.rss.maxMB, 1)} MB `
       + `(its own, RssAnon: max ${fixed(s.rss.maxAnonMB, 1)} MB); slope ${fixed(s.rss.slopeKBPerMin, 1)} KB/min; `
-      + `new highs in the second half: ${fixed(s.rss.newHighsMB, 1)} MB`,
+      + `new highs in the second half: ${fixed(s.rss.newHighsMB, 1)} MB; max by phase: `
+      + Object.entries(s.rss.maxByPhaseMB).map(([kind, max]) => `${kind} ${fixed(max, 1)} MB`).join(', '),
     `machine busy (of ${run.cpuCount} CPUs) by phase: `
       + s.load.map((l) => `${l.phase} ${fixed(l.busyCpus, 2)} (others than the measured: ${fixed(l.otherCpus, 2)})`).join(', '),
     '',

@@ -6,7 +6,6 @@ import {
   decodeFrame,
   decodeHeader,
   encodeMessage,
-  encodeStatsData,
   failReply,
   successReply,
   WireError,
@@ -258,11 +257,12 @@ export class StatsDaemon {
   #publish(report: TickReport): void {
     for (const connection of this.#connections) connection.cork();
     try {
-      for (const { vm, stats } of report.samples) {
+      for (const sample of report.samples) {
+        const labels = sample.vm.labels;
         let frame: Buffer | undefined;
         for (const connection of this.#connections) {
-          if (!connection.subscriptions.some((prefix) => coversVm(prefix, vm.labels))) continue;
-          frame ??= encodeStatsData(vm.labels, stats);
+          if (!connection.subscriptions.some((prefix) => coversVm(prefix, labels))) continue;
+          frame ??= sample.dataFrame();
           connection.sendData(frame);
         }
       }

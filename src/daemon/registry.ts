@@ -29,15 +29,22 @@ export function coversVm(prefix: VmName, labels: VmName): boolean {
 /** The registered VMs by full name. Registrations outlive the connection that made them. */
 export class Registry {
   readonly #vms = new Map<string, RegisteredVm>();
+  #generation = 0;
 
   get size(): number {
     return this.#vms.size;
+  }
+
+  /** Changes whenever a VM is registered or removed: what was made from all() is then out of date. */
+  get generation(): number {
+    return this.#generation;
   }
 
   /** Same name and same process: unchanged (taps updated). Same name, other process: replaced. */
   register(vm: RegisteredVm): Registration {
     const previous = this.#vms.get(vm.name);
     this.#vms.set(vm.name, vm);
+    this.#generation += 1;
     if (previous === undefined) return { outcome: 'added', vm };
     if (previous.pid === vm.pid && previous.startTime === vm.startTime) return { outcome: 'unchanged', vm };
     return { outcome: 'replaced', vm, previous };
@@ -49,7 +56,7 @@ export class Registry {
 
   remove(name: string): RegisteredVm | undefined {
     const vm = this.#vms.get(name);
-    this.#vms.delete(name);
+    if (this.#vms.delete(name)) this.#generation += 1;
     return vm;
   }
 
@@ -57,6 +64,7 @@ export class Registry {
   removeExact(vm: RegisteredVm): boolean {
     if (this.#vms.get(vm.name) !== vm) return false;
     this.#vms.delete(vm.name);
+    this.#generation += 1;
     return true;
   }
 

@@ -1,6 +1,7 @@
 // Renders VM statistics in the Prometheus text format 0.0.4 or OpenMetrics 1.0.0.
 // Names follow Prometheus' conventions: base units (seconds, bytes), `_total` on counters, a `vm` label
 // carrying the full dotted VM name, an `interface` label on tap series.
+import { SHORT_STRING, storeIfAscii } from '../wire/ascii.js';
 import type { IfData, Rusage, Stats, Timeval } from '../wire/messages.js';
 
 export interface VmSnapshot {
@@ -261,16 +262,20 @@ const COLLECTOR_FAMILIES: Family<CollectorMetrics, number>[] = [
  */
 class ByteWriter {
   #buffer: Buffer;
+  /** The same memory, for storing bytes one by one (see storeIfAscii). */
+  #bytes: Uint8Array;
   #length = 0;
 
   constructor(expectedBytes: number) {
     this.#buffer = Buffer.allocUnsafe(expectedBytes);
+    this.#bytes = bytesOf(this.#buffer);
   }
 
   text(text: string): void {
     const needed = this.#length + text.length * 3; // a UTF-16 unit never takes more than 3 UTF-8 bytes
     if (needed > this.#buffer.length) this.#grow(needed);
-    this.#length += this.#buffer.write(text, this.#length);
+    if (text.length < SHORT_STRING && storeIfAscii(text, this.#bytes, this.#length)) this.#length += text.length;
+    else this.#length += this.#buffer.write(text, this.#length);
   }
 
   value(value: Value): void {
@@ -285,7 +290,12 @@ class ByteWriter {
     const bigger = Buffer.allocUnsafe(Math.max(needed, this.#buffer.length * 2));
     this.#buffer.copy(bigger, 0, 0, this.#length);
     this.#buffer = bigger;
+    this.#bytes = bytesOf(bigger);
   }
+}
+
+function bytesOf(buffer: Buffer): Uint8Array {
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.length);
 }
 
 /** One series of a family: its label set, escaped and braced, and what its value is read from. */

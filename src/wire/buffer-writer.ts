@@ -3,14 +3,13 @@
 // Offsets (start, pos, limit) are offsets into the writer's memory, which it may share with other frames
 // (see the slab).
 
+import { SHORT_STRING, storeIfAscii } from './ascii.js';
 import { MAX_ENCODED_STRING_BYTES, PICOSECONDS_PER_DAY, PTIME_MAX_DAY, PTIME_MIN_DAY, U32_MAX } from './constants.js';
 import { WireError } from './errors.js';
 import type { Ptime } from './messages.js';
 import { putU64 } from './u64-words.js';
 
 const TWO_POW_32 = 0x1_0000_0000;
-/** Below this many UTF-16 units, a JS loop beats a call into Buffer's native UTF-8 code. */
-const SHORT_STRING = 64;
 
 function checkString(text: string): void {
   if (typeof text !== 'string') throw new WireError('bad_value', `expected a string, got ${typeof text}`);
@@ -206,18 +205,9 @@ export class Writer {
   private asciiString(text: string): boolean {
     const length = text.length;
     this.ensure(2 + length);
-    const bytes = this.memory.bytes;
-    const start = this.pos + 2;
-    // No branch per character: OR them all and judge once.
-    let units = 0;
-    for (let i = 0; i < length; i++) {
-      const unit = text.charCodeAt(i);
-      units |= unit;
-      bytes[start + i] = unit;
-    }
-    if (units >= 0x80) return false;
+    if (!storeIfAscii(text, this.memory.bytes, this.pos + 2)) return false;
     this.memory.view.setUint16(this.pos, length);
-    this.pos = start + length;
+    this.pos += 2 + length;
     return true;
   }
 

@@ -1,11 +1,11 @@
 // Messages to frames.
 
-import { Writer } from './buffer-writer.js';
+import { stringsSize, Writer } from './buffer-writer.js';
 import { codecsByKind } from './codecs.js';
 import { WireError } from './errors.js';
 import { HEADER_SIZE, writeHeader } from './header.js';
 import type { Message, Stats, VmName } from './messages.js';
-import { statsDataPayloadSize, writeStats } from './stats.js';
+import { statsRowsSize, statsSize, writeStats, writeStatsRows, type StatsRows } from './stats.js';
 import { Tag } from './tags.js';
 
 /**
@@ -26,10 +26,19 @@ export function encodeMessage(message: Message): Buffer {
  * strings are ASCII; every string too long for the wire is refused there) and written into one allocation.
  */
 export function encodeStatsData(name: VmName, stats: Stats, id = 0n): Buffer {
-  const w = new Writer(HEADER_SIZE + statsDataPayloadSize(name, stats));
+  return encodeData(name, stats, statsSize, writeStats, id);
+}
+
+/** encodeStatsData from the sampler's rows, making no bigint: the same bytes as from the records. */
+export function encodeStatsDataRows(name: VmName, rows: StatsRows, id = 0n): Buffer {
+  return encodeData(name, rows, statsRowsSize, writeStatsRows, id);
+}
+
+function encodeData<T>(name: VmName, body: T, size: (body: T) => number, write: (w: Writer, body: T) => void, id: bigint): Buffer {
+  const w = new Writer(HEADER_SIZE + stringsSize(name) + size(body));
   writeHeader(w, Tag.StatsData, id, 0);
   w.strings(name);
-  writeStats(w, stats);
+  write(w, body);
   return finishFrame(w);
 }
 

@@ -4,12 +4,12 @@
 // after a single bounds check.
 
 import type { Reader } from './buffer-reader.js';
-import { putInt, putU32, stringSize, stringsSize, type Writer } from './buffer-writer.js';
+import { putInt, putU32, stringSize, type Writer } from './buffer-writer.js';
 import { nameOnly, type Codec } from './codec.js';
 import { IFDATA_COUNTERS_BYTES, MIN_BYTES, RUSAGE_BYTES } from './constants.js';
-import type { IfData, Rusage, Stats } from './messages.js';
+import type { IfData, Rusage, Stats, VmmCounter } from './messages.js';
 import { Tag } from './tags.js';
-import { getU64, putU64 } from './u64-words.js';
+import { getU64, lowWord, putU64, putU64Word } from './u64-words.js';
 import { readVmmCounters, vmmCountersSize, writeVmmCounters } from './vmm-section.js';
 
 /** Encoded size of a Stats Data body (see stringSize: exact for ASCII strings, a lower bound otherwise). */
@@ -72,6 +72,51 @@ function writeIfData(w: Writer, i: IfData): void {
   putU64(view, at + 92, i.output_mcast);
   putU64(view, at + 100, i.input_dropped);
   putU64(view, at + 108, i.output_dropped);
+}
+
+/**
+ * A Stats Data body whose numbers are still where the sampler left them: rows of u64 fields (see
+ * u64-words.ts). The process row starts with the wire's 18 rusage fields, in its order; each interface row
+ * holds the wire's 17 ifdata counters, in its order. Fields are row × fields-per-row + field.
+ */
+export interface StatsRows {
+  readonly processWords: Uint32Array;
+  readonly processField: number;
+  readonly vmm: readonly VmmCounter[];
+  readonly tapNames: readonly string[];
+  readonly tapWords: Uint32Array;
+  /** The first field of each tap's row. */
+  readonly tapFields: readonly number[];
+}
+
+const RUSAGE_FIELDS = RUSAGE_BYTES / 8;
+const IFDATA_U32_FIELDS = 5;
+const IFDATA_U64_FIELDS = 12;
+
+/** Encoded size of a Stats Data body from rows (see statsSize). */
+export function statsRowsSize(rows: StatsRows): number {
+  const names = rows.tapNames;
+  let size = RUSAGE_BYTES + vmmCountersSize(rows.vmm) + 8;
+  for (let i = 0; i < names.length; i++) size += stringSize(names[i]) + IFDATA_COUNTERS_BYTES;
+  return size;
+}
+
+export function writeStatsRows(w: Writer, rows: StatsRows): void {
+  const { processWords, processField, tapNames, tapWords, tapFields } = rows;
+  const at = w.block(RUSAGE_BYTES);
+  for (let i = 0; i < RUSAGE_FIELDS; i++) putU64Word(w.view, at + 8 * i, processWords, processField + i);
+  writeVmmCounters(w, rows.vmm);
+  w.count(tapNames.length);
+  for (let tap = 0; tap < tapNames.length; tap++) {
+    w.string(tapNames[tap]);
+    const o = w.block(IFDATA_COUNTERS_BYTES);
+    const view = w.view;
+    const field = tapFields[tap];
+    for (let i = 0; i < IFDATA_U32_FIELDS; i++) view.setUint32(o + 4 * i, lowWord(tapWords, field + i));
+    for (let i = 0; i < IFDATA_U64_FIELDS; i++) {
+      putU64Word(view, o + 4 * IFDATA_U32_FIELDS + 8 * i, tapWords, field + IFDATA_U32_FIELDS + i);
+    }
+  }
 }
 
 /** Rusage, vmm counters, interfaces; bytes after the interfaces are ignored, as the seed ignores them. */
@@ -158,11 +203,6 @@ const data: Codec<'stats.data'> = {
     return { kind: 'stats.data', id: header.id, name: r.strings(), stats: readStats(r) };
   },
 };
-
-/** Encoded size of a Stats Data payload, name and body, as statsSize counts. */
-export function statsDataPayloadSize(name: readonly string[], stats: Stats): number {
-  return stringsSize(name) + statsSize(stats);
-}
 
 export const statsCodecs = [
   add,

@@ -26,6 +26,20 @@ export function putU64(view: DataView, offset: number, value: bigint): void {
   view.setUint32(offset + 4, words[LOW]);
 }
 
+// Rows of u64 fields as a BigUint64Array fills them, seen through a Uint32Array: field f is words 2f and
+// 2f + 1, in this machine's order. Reading them as words makes no bigint.
+
+/** Writes field `field` of `words` big-endian at `offset`. */
+export function putU64Word(view: DataView, offset: number, words: Uint32Array, field: number): void {
+  view.setUint32(offset, words[2 * field + HIGH]);
+  view.setUint32(offset + 4, words[2 * field + LOW]);
+}
+
+/** The low 32 bits of field `field` of `words`. */
+export function lowWord(words: Uint32Array, field: number): number {
+  return words[2 * field + LOW];
+}
+
 function notU64(value: unknown): WireError {
   return new WireError('bad_value', `a u64 cannot carry ${typeof value === 'bigint' ? `${value}n` : JSON.stringify(value)}`);
 }
