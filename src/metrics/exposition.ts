@@ -128,6 +128,8 @@ type MetricType = 'counter' | 'gauge' | 'summary';
 /** A sample's value: bigints are rendered by their decimal string, so that u64s stay exact. */
 type Value = bigint | number | string;
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 interface FamilyMetadata {
   /** The family's name; a counter's samples append `_total`. */
   name: string;
@@ -279,7 +281,24 @@ class ByteWriter {
   }
 
   value(value: Value): void {
-    this.text(typeof value === 'number' ? formatNumber(value) : `${value}`);
+    // Most values are counters that fit a double exactly: their digits go straight in, with no string made.
+    if (typeof value === 'bigint' && value >= 0n && value <= MAX_SAFE) this.#digits(Number(value));
+    else if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) this.#digits(value);
+    else this.text(typeof value === 'number' ? formatNumber(value) : `${value}`);
+  }
+
+  /** The decimal digits of a non-negative safe integer. */
+  #digits(n: number): void {
+    let count = 1;
+    for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) count++;
+    if (this.#length + count > this.#buffer.length) this.#grow(this.#length + count);
+    const bytes = this.#bytes;
+    let rest = n;
+    for (let at = this.#length + count - 1; at >= this.#length; at--) {
+      bytes[at] = 0x30 + (rest % 10);
+      rest = Math.floor(rest / 10);
+    }
+    this.#length += count;
   }
 
   bytes(): Buffer {

@@ -41,7 +41,10 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
+// Level 1: at 1000 VMs it compresses the 3.3 MB exposition in a quarter of the default level's time, to a
+// body 15% larger (305 kB against 265 kB).
 const gzipAsync = promisify(gzip);
+const GZIP_OPTIONS = { level: 1 };
 
 const INDEX_PAGE = `<!DOCTYPE html>
 <html lang="en">
@@ -72,7 +75,7 @@ async function serveMetrics(state: ServerState, req: IncomingMessage, res: Serve
   let body = renderMetricsBytes(vms, self, format, state.lastScrapeSeconds);
   const uncompressed = body.length;
   if (acceptsGzip(req.headers['accept-encoding'])) {
-    body = await gzipAsync(body);
+    body = await gzipAsync(body, GZIP_OPTIONS);
     res.setHeader('Content-Encoding', 'gzip');
   }
   state.lastScrapeSeconds = Number(process.hrtime.bigint() - started) / 1e9;

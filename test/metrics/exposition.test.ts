@@ -152,6 +152,14 @@ describe('renderMetrics values', () => {
     expect(lines(text)).toContain('vmm_stats_vm_hypervisor_stat{vm="big",counter="c"} 18446744073709551615');
   });
 
+  it('renders every count of digits, and both sides of the largest double-exact integer', () => {
+    const values = [0n, 7n, 9n, 10n, 99n, 100n, 1000000007n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 53n + 1n, 10n ** 19n];
+    const counters = values.map((value, i): [string, bigint] => [`c${i}`, value]);
+    const text = renderMetrics([vm('v', [], counters)], SELF, 'prometheus');
+    const rendered = lines(text).filter((l) => l.startsWith('vmm_stats_vm_hypervisor_stat{'));
+    expect(rendered).toEqual(values.map((value, i) => `vmm_stats_vm_hypervisor_stat{vm="v",counter="c${i}"} ${value}`));
+  });
+
   it('renders seconds from sec and usec exactly, normalising a usec beyond a second', () => {
     const at = (sec: bigint, usec: number) => {
       const v: VmSnapshot = { name: 'v', stats: stats([], [], { utime: { sec, usec } }) };
