@@ -14,7 +14,7 @@ import {
   START_TIME_FIELD,
   type VmmDevice,
 } from './sampler.js';
-import { encodeStatsDataRows, type StatsRows } from './wire/index.js';
+import { encodeStatsDataRows, type FrameMemory, type StatsRows } from './wire/index.js';
 import type { Stats, VmmCounter } from './wire/messages.js';
 
 /** What every tick fills anew: the sampler's rows of all processes and of the wanted VMs' taps. */
@@ -70,9 +70,9 @@ export class VmSample implements StatsRows {
     return this.#stats;
   }
 
-  /** The VM's Stats Data frame (id 0, as unsolicited data has). */
-  dataFrame(): Buffer {
-    return encodeStatsDataRows(this.vm.labels, this);
+  /** The VM's Stats Data frame (id 0, as unsolicited data has), in `memory` when given. */
+  dataFrame(memory?: FrameMemory): Buffer {
+    return encodeStatsDataRows(this.vm.labels, this, 0n, memory);
   }
 
   #current(): TickRows {

@@ -55,6 +55,11 @@ export class Connection {
     return this.#pendingBytes;
   }
 
+  /** Nothing of what was sent is still waiting, here or in the socket: the memory it was in may be reused. */
+  get flushed(): boolean {
+    return this.#pending.length === 0 && this.#socket.writableLength === 0;
+  }
+
   get closed(): boolean {
     return this.#closing || this.#socket.destroyed;
   }

@@ -7,6 +7,7 @@ import {
   decodeHeader,
   encodeMessage,
   failReply,
+  FrameMemory,
   successReply,
   WireError,
 } from '../wire/index.js';
@@ -47,6 +48,7 @@ export class StatsDaemon {
   readonly #options: DaemonOptions;
   readonly #logger: Logger;
   readonly #connections = new Set<Connection>();
+  #frameMemory = new FrameMemory();
   readonly #server: Server;
   #droppedOnClosed = 0;
 
@@ -253,8 +255,13 @@ export class StatsDaemon {
     return false;
   }
 
-  /** One Data frame per VM, encoded once and handed to every connection that subscribes to it. */
+  /**
+   * One Data frame per VM, encoded once and handed to every connection that subscribes to it. The frames go
+   * into memory of the daemon's own, reused tick after tick once every connection has sent everything: a
+   * tick then allocates no memory for them, which would otherwise pile up until the next garbage collection.
+   */
   #publish(report: TickReport): void {
+    this.#frameMemory = this.#reusableFrameMemory();
     for (const connection of this.#connections) connection.cork();
     try {
       for (const sample of report.samples) {
@@ -262,7 +269,7 @@ export class StatsDaemon {
         let frame: Buffer | undefined;
         for (const connection of this.#connections) {
           if (!connection.subscriptions.some((prefix) => coversVm(prefix, labels))) continue;
-          frame ??= sample.dataFrame();
+          frame ??= sample.dataFrame(this.#frameMemory);
           connection.sendData(frame);
         }
       }
@@ -270,5 +277,14 @@ export class StatsDaemon {
       for (const connection of this.#connections) connection.uncork();
     }
     this.#logger.debug({ vms: report.samples.length, ms: report.seconds * 1000 }, 'tick');
+  }
+
+  /** The last tick's frame memory, when none of its frames is still waiting to be sent; else new memory. */
+  #reusableFrameMemory(): FrameMemory {
+    for (const connection of this.#connections) {
+      if (!connection.flushed) return new FrameMemory(this.#frameMemory.slabBytes);
+    }
+    this.#frameMemory.reset();
+    return this.#frameMemory;
   }
 }

@@ -268,8 +268,9 @@ class ByteWriter {
   #bytes: Uint8Array;
   #length = 0;
 
-  constructor(expectedBytes: number) {
-    this.#buffer = Buffer.allocUnsafe(expectedBytes);
+  /** Writes into `memory` when given and large enough (see renderMetricsBytes). */
+  constructor(expectedBytes: number, memory?: Buffer) {
+    this.#buffer = memory !== undefined && memory.length >= expectedBytes ? memory : Buffer.allocUnsafeSlow(expectedBytes);
     this.#bytes = bytesOf(this.#buffer);
   }
 
@@ -306,7 +307,7 @@ class ByteWriter {
   }
 
   #grow(needed: number): void {
-    const bigger = Buffer.allocUnsafe(Math.max(needed, this.#buffer.length * 2));
+    const bigger = Buffer.allocUnsafeSlow(Math.max(needed, this.#buffer.length * 2));
     this.#buffer.copy(bigger, 0, 0, this.#length);
     this.#buffer = bigger;
     this.#bytes = bytesOf(bigger);
@@ -420,16 +421,21 @@ function writeCollector(out: ByteWriter, collector: CollectorMetrics, format: Ex
  * come first (each left out when it has no samples), then the endpoint's own metrics. `scrapeSeconds` is
  * the previous scrape's duration, absent before the first. A VM name, tap name or hypervisor counter that
  * repeats is rendered once, from its first occurrence.
+ *
+ * The result is a view of `memory` when that is large enough, else of memory of its own (an ArrayBuffer
+ * that it starts, which the caller may hand back as `memory` once done with the result).
  */
 export function renderMetricsBytes(
   vms: Iterable<VmSnapshot>,
   self: SelfMetrics,
   format: ExpositionFormat,
   scrapeSeconds?: number,
+  memory?: Buffer,
 ): Buffer {
   const rows = prepareRows(vms);
   const samples = rows.vms.length * VM_FAMILIES.length + rows.counters.length + rows.taps.length * TAP_FAMILIES.length;
-  const out = new ByteWriter(64 * 1024 + samples * 100); // a sample line is some 80 bytes; growing copies it all
+  // A sample line is some 80 bytes; growing copies it all.
+  const out = new ByteWriter(64 * 1024 + samples * 100, memory);
   for (const family of VM_FAMILIES) writeFamily(out, family, format, rows.vms);
   writeFamily(out, HYPERVISOR_FAMILY, format, rows.counters);
   for (const family of TAP_FAMILIES) writeFamily(out, family, format, rows.taps);

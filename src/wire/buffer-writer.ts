@@ -81,33 +81,84 @@ class Memory {
 }
 
 /**
- * Frames are carved out of shared slabs, like Buffer.allocUnsafe's pool but larger: allocating an ArrayBuffer
- * per frame costs more than encoding a whole Stats Data frame. A frame keeps its slab alive while it lives.
+ * Where writers take their memory: slabs carved into frames, like Buffer.allocUnsafe's pool but larger, since
+ * allocating an ArrayBuffer per frame costs more than encoding a whole Stats Data frame. A frame keeps its
+ * slab alive while it lives. Claims larger than an eighth of a slab get memory of their own.
+ *
+ * A caller that knows when its frames are all sent (a daemon, after each tick's writes) can keep its own
+ * and reset() it: the next frames then go into the same memory, grown to hold a whole batch, so that
+ * batch after batch allocates nothing.
  */
-const SLAB_BYTES = 64 * 1024;
-/** Larger claims get their own memory, so that a slab serves many frames. */
-const MAX_SLAB_CLAIM = SLAB_BYTES / 8;
+export class FrameMemory {
+  #slabBytes: number;
+  #slab: Memory;
+  #used = 0;
+  /** Bytes claimed since the last reset, to size the slab for the next batch. */
+  #claimedSinceReset = 0;
 
-let slab = new Memory(Buffer.allocUnsafeSlow(SLAB_BYTES));
-let slabUsed = 0;
+  constructor(slabBytes = 64 * 1024) {
+    this.#slabBytes = slabBytes;
+    this.#slab = new Memory(Buffer.allocUnsafeSlow(slabBytes));
+  }
+
+  get slabBytes(): number {
+    return this.#slabBytes;
+  }
+
+  /** Starts over at the start of the slab: every frame written here before must be out of use. */
+  reset(): void {
+    if (this.#claimedSinceReset > this.#slabBytes) {
+      this.#slabBytes = 2 ** Math.ceil(Math.log2(this.#claimedSinceReset));
+      this.#slab = new Memory(Buffer.allocUnsafeSlow(this.#slabBytes));
+    }
+    this.#used = 0;
+    this.#claimedSinceReset = 0;
+  }
+
+  /** The memory that claim() carved its last claim from. */
+  get slab(): Memory {
+    return this.#slab;
+  }
+
+  /** Where in `slab` the claim of `bytes` starts; -1 when the claim is too large for slabs. */
+  claim(bytes: number): number {
+    if (bytes > this.#slabBytes / 8) return -1;
+    if (this.#used + bytes > this.#slabBytes) {
+      this.#slab = new Memory(Buffer.allocUnsafeSlow(this.#slabBytes));
+      this.#used = 0;
+    }
+    const start = this.#used;
+    this.#used += bytes;
+    this.#claimedSinceReset += bytes;
+    return start;
+  }
+
+  /** Moves the end of the latest claim, `end` in `memory`, to `newEnd`, if it can; says whether it did. */
+  resize(memory: Memory, end: number, newEnd: number): boolean {
+    if (memory !== this.#slab || this.#used !== end || newEnd > this.#slabBytes) return false;
+    this.#claimedSinceReset += newEnd - end;
+    this.#used = newEnd;
+    return true;
+  }
+}
+
+const sharedMemory = new FrameMemory();
 
 export class Writer {
   private memory: Memory;
+  private readonly frameMemory: FrameMemory;
   /** Where this writer's bytes start in its memory. */
   private start: number;
   private pos: number;
   private limit: number;
 
   /** With the exact size of what will be written, the writer never copies. */
-  constructor(capacity = 256) {
-    if (capacity <= MAX_SLAB_CLAIM) {
-      if (slabUsed + capacity > SLAB_BYTES) {
-        slab = new Memory(Buffer.allocUnsafeSlow(SLAB_BYTES));
-        slabUsed = 0;
-      }
-      this.memory = slab;
-      this.start = slabUsed;
-      slabUsed += capacity;
+  constructor(capacity = 256, frameMemory = sharedMemory) {
+    this.frameMemory = frameMemory;
+    const start = frameMemory.claim(capacity);
+    if (start >= 0) {
+      this.memory = frameMemory.slab;
+      this.start = start;
     } else {
       this.memory = new Memory(Buffer.allocUnsafeSlow(capacity));
       this.start = 0;
@@ -122,8 +173,8 @@ export class Writer {
 
   /** The bytes written, as a Buffer of their own length; the writer is done with. */
   finish(): Buffer {
-    // Hand the unused tail of the claim back to the slab, when nothing was claimed after it.
-    if (this.memory === slab && slabUsed === this.limit) slabUsed = this.pos;
+    // Hand the unused tail of the claim back, when nothing was claimed after it.
+    this.frameMemory.resize(this.memory, this.limit, this.pos);
     return this.memory.node.subarray(this.start, this.pos);
   }
 
@@ -131,9 +182,9 @@ export class Writer {
     if (this.pos + bytes <= this.limit) return;
     const length = this.pos - this.start;
     const capacity = Math.max(2 * (this.limit - this.start), length + bytes);
-    // The latest claim on the slab can grow in place.
-    if (this.memory === slab && slabUsed === this.limit && this.start + capacity <= SLAB_BYTES) {
-      this.limit = slabUsed = this.start + capacity;
+    // The latest claim can grow in place.
+    if (this.frameMemory.resize(this.memory, this.limit, this.start + capacity)) {
+      this.limit = this.start + capacity;
       return;
     }
     const grown = new Memory(Buffer.allocUnsafeSlow(capacity));

@@ -1,6 +1,6 @@
 // Messages to frames.
 
-import { stringsSize, Writer } from './buffer-writer.js';
+import { stringsSize, Writer, type FrameMemory } from './buffer-writer.js';
 import { codecsByKind } from './codecs.js';
 import { WireError } from './errors.js';
 import { HEADER_SIZE, writeHeader } from './header.js';
@@ -29,13 +29,23 @@ export function encodeStatsData(name: VmName, stats: Stats, id = 0n): Buffer {
   return encodeData(name, stats, statsSize, writeStats, id);
 }
 
-/** encodeStatsData from the sampler's rows, making no bigint: the same bytes as from the records. */
-export function encodeStatsDataRows(name: VmName, rows: StatsRows, id = 0n): Buffer {
-  return encodeData(name, rows, statsRowsSize, writeStatsRows, id);
+/**
+ * encodeStatsData from the sampler's rows, making no bigint: the same bytes as from the records. The frame
+ * is written into `memory` when given (see FrameMemory).
+ */
+export function encodeStatsDataRows(name: VmName, rows: StatsRows, id = 0n, memory?: FrameMemory): Buffer {
+  return encodeData(name, rows, statsRowsSize, writeStatsRows, id, memory);
 }
 
-function encodeData<T>(name: VmName, body: T, size: (body: T) => number, write: (w: Writer, body: T) => void, id: bigint): Buffer {
-  const w = new Writer(HEADER_SIZE + stringsSize(name) + size(body));
+function encodeData<T>(
+  name: VmName,
+  body: T,
+  size: (body: T) => number,
+  write: (w: Writer, body: T) => void,
+  id: bigint,
+  memory?: FrameMemory,
+): Buffer {
+  const w = new Writer(HEADER_SIZE + stringsSize(name) + size(body), memory);
   writeHeader(w, Tag.StatsData, id, 0);
   w.strings(name);
   write(w, body);

@@ -17,6 +17,17 @@ export function getU64(view: DataView, offset: number): bigint {
   return scratch[0];
 }
 
+/** The u64 at `offset` of `from`, copied to `toOffset` of `to` on the way. */
+export function copyU64(from: DataView, offset: number, to: DataView, toOffset: number): bigint {
+  const high = from.getUint32(offset);
+  const low = from.getUint32(offset + 4);
+  to.setUint32(toOffset, high);
+  to.setUint32(toOffset + 4, low);
+  words[HIGH] = high;
+  words[LOW] = low;
+  return scratch[0];
+}
+
 /** Writes `value` big-endian at `offset`; WireError unless it is a bigint within u64 range. */
 export function putU64(view: DataView, offset: number, value: bigint): void {
   // Within u64 range exactly when wrapping to 64 bits changes nothing: cheaper than two comparisons.

@@ -9,7 +9,7 @@ import type { Reader } from './buffer-reader.js';
 import { stringSize, type Writer } from './buffer-writer.js';
 import { MIN_BYTES } from './constants.js';
 import type { VmmCounter } from './messages.js';
-import { getU64, putU64 } from './u64-words.js';
+import { copyU64, putU64 } from './u64-words.js';
 
 let lastDescriptions: string[] = [];
 /** Memory for the last section, reused while it fits. */
@@ -78,8 +78,9 @@ export function readVmmCounters(r: Reader): VmmCounter[] {
 
 /**
  * The counters, when the next section has the last one's descriptions; undefined, and nothing claimed,
- * otherwise. The section's values are copied into the last section's copy, and then the two are compared
- * in one call: equal bytes mean the same count, lengths and descriptions, at the same places.
+ * otherwise. The values are read (for the result, which is then only a guess) and copied into the last
+ * section's copy, and the two are compared in one call: equal bytes mean the same count, lengths and
+ * descriptions, at the same places.
  */
 function readAsLastSection(r: Reader): VmmCounter[] | undefined {
   const known = lastRead;
@@ -87,14 +88,12 @@ function readAsLastSection(r: Reader): VmmCounter[] | undefined {
   const { view, valueOffsets, descriptions } = known;
   const data = r.data;
   const at = r.base + r.pos;
-  for (let i = 0; i < valueOffsets.length; i++) {
+  const counters = new Array<VmmCounter>(descriptions.length);
+  for (let i = 0; i < counters.length; i++) {
     const offset = valueOffsets[i];
-    view.setUint32(offset, data.getUint32(at + offset));
-    view.setUint32(offset + 4, data.getUint32(at + offset + 4));
+    counters[i] = [descriptions[i], copyU64(data, at + offset, view, offset)];
   }
   if (!r.nextBytesAre(known.bytes)) return undefined;
-  const counters = new Array<VmmCounter>(descriptions.length);
-  for (let i = 0; i < counters.length; i++) counters[i] = [descriptions[i], getU64(data, at + valueOffsets[i])];
   r.take(known.bytes.length);
   return counters;
 }

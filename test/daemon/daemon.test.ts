@@ -242,6 +242,43 @@ describe('slow subscribers', () => {
   });
 });
 
+describe('frame memory reused from tick to tick', () => {
+  // The daemon writes each tick's frames into memory it reuses once every connection has sent them all. A
+  // reader that falls behind by more than its socket holds must still get its frames as they were: had
+  // their memory been reused early, it would get later ticks' numbers (or, names differing in length,
+  // frames that do not decode).
+  it('gives a reader that falls behind the same frames as one that keeps up', async () => {
+    await daemon.stop();
+    await startDaemon({ intervalMs: 20, maxQueuedBytes: 16 * 1024 * 1024 });
+    const manager = await peer();
+    const names = Array.from({ length: 100 }, (_, i) => ['late', 'x'.repeat(1 + (i % 7)) + i]);
+    // The daemon's own process: its context switches change from tick to tick.
+    for (const name of names) await ask(manager, { kind: 'stats.add', name, pid: process.pid, taps: [] });
+    const late = await peer();
+    late.socket.pause();
+    late.send(encodeMessage({ kind: 'stats.subscribe', id: 1n, name: ['late'] }));
+    const keeping = await peer();
+    await ask(keeping, { kind: 'stats.subscribe', name: ['late'] });
+    // 75 ticks of 100 frames of about 300 bytes: more than the socket's buffers hold.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    late.socket.resume();
+    await eventually(() => (late.dataFrames().length >= keeping.dataFrames().length ? true : undefined), 10_000, 'the late reader catching up');
+    expect(daemon.droppedDataFrames).toBe(0);
+
+    const sequence = (p: RawPeer, vm: string) => p.dataFrames().filter((m) => m.name.join('.') === vm).map((m) => JSON.stringify(m.stats, (_, v) => (typeof v === 'bigint' ? `${v}` : v)));
+    for (const name of [names[0]!, names[57]!]) {
+      const ofLate = sequence(late, name.join('.'));
+      const ofKeeping = sequence(keeping, name.join('.'));
+      expect(ofKeeping.length).toBeGreaterThan(10);
+      expect(new Set(ofKeeping).size).toBeGreaterThan(ofKeeping.length / 2); // the numbers do change
+      // The late reader subscribed first: it may have a tick or two more at the start.
+      const shift = ofLate.indexOf(ofKeeping[0]!);
+      expect(shift).toBeGreaterThanOrEqual(0);
+      expect(ofLate.slice(shift, shift + ofKeeping.length - 1)).toEqual(ofKeeping.slice(0, -1));
+    }
+  });
+});
+
 function zeroStats() {
   const tv = { sec: 0n, usec: 0 };
   const rusage = {

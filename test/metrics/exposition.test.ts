@@ -220,6 +220,20 @@ describe('renderMetrics values', () => {
       .toBe(lines(text).indexOf('vmm_stats_vm_cpu_user_seconds_total{vm="a"} 12.500000') - 1);
   });
 
+  it('renders into memory it is given when that is large enough, and otherwise into its own', () => {
+    const vms = [vm('a', [ifdata('tap0')], hypervisorCounters(5))];
+    const expected = Buffer.from(renderMetrics(vms, SELF, 'prometheus', 1));
+    const large = Buffer.alloc(1 << 20, 0x2a);
+    const inLarge = renderMetricsBytes(vms, SELF, 'prometheus', 1, large);
+    expect(inLarge.buffer).toBe(large.buffer);
+    expect(inLarge.equals(expected)).toBe(true);
+    const small = Buffer.alloc(16, 0x2a);
+    const inOwn = renderMetricsBytes(vms, SELF, 'prometheus', 1, small);
+    expect(inOwn.buffer).not.toBe(small.buffer);
+    expect(inOwn.equals(expected)).toBe(true);
+    expect(small.equals(Buffer.alloc(16, 0x2a))).toBe(true);
+  });
+
   it('gives renderMetricsBytes the UTF-8 of renderMetrics', () => {
     const vms = [vm('ünï🙂', [ifdata('tap0')], hypervisorCounters(5))];
     const text = renderMetrics(vms, SELF, 'openmetrics', 1);

@@ -133,6 +133,15 @@ describe('startMetricsServer', () => {
     expect(refused.headers['content-encoding']).toBeUndefined();
   });
 
+  it('renders each gzip scrape right while it reuses the memory of the one before', async () => {
+    for (const format of ['prometheus', 'openmetrics', 'prometheus'] as const) {
+      const accept = format === 'openmetrics' ? 'application/openmetrics-text;version=1.0.0' : 'text/plain';
+      const reply = await fetchRaw(server, '/metrics', { headers: { 'Accept-Encoding': 'gzip', Accept: accept } });
+      expect(withoutScrapeDuration(gunzipSync(reply.body).toString()))
+        .toBe(withoutScrapeDuration(renderMetrics(VMS, SELF, format, 1)));
+    }
+  });
+
   it('answers HEAD with the headers only', async () => {
     const reply = await fetchRaw(server, '/metrics', { method: 'HEAD' });
     expect(reply.status).toBe(200);

@@ -8,7 +8,9 @@ import {
   decodeHeader,
   encodeMessage,
   encodeStatsData,
+  encodeStatsDataRows,
   failReply,
+  FrameMemory,
   FAIL_TAG,
   frameToJson,
   INFO_REPLY_TAG,
@@ -189,6 +191,39 @@ describe('encodeStatsData, the hot path', () => {
     const bytes = encodeStatsData(['big'], many);
     expect(bytes.readUInt32BE(16)).toBe(bytes.length - 20);
     expect(decodeFrame(bytes).message).toEqual({ kind: 'stats.data', id: 0n, name: ['big'], stats: many });
+  });
+});
+
+describe('FrameMemory', () => {
+  const frames = (memory: FrameMemory, count: number) =>
+    Array.from({ length: count }, (_, i) => encodeStatsDataRowsOf(['vm', `${i}`], memory));
+  /** A Data frame written into `memory`, through the rows encoder the daemon uses. */
+  function encodeStatsDataRowsOf(name: string[], memory: FrameMemory): Buffer {
+    const words = new Uint32Array(2 * 18);
+    words.fill(7);
+    return encodeStatsDataRows(name, { processWords: words, processField: 0, vmm: [], tapNames: [], tapWords: words, tapFields: [] }, 0n, memory);
+  }
+
+  it('writes frames back to back, and the same memory again after a reset', () => {
+    const memory = new FrameMemory(64 * 1024);
+    const first = frames(memory, 10);
+    expect(new Set(first.map((f) => f.buffer)).size).toBe(1);
+    first.slice(1).forEach((frame, i) => expect(frame.byteOffset).toBe(first[i]!.byteOffset + first[i]!.length));
+    const copy = first.map((f) => Buffer.from(f));
+    expect(first.map((f) => decodeFrame(f).message)).toEqual(copy.map((f) => decodeFrame(f).message));
+    memory.reset();
+    const second = frames(memory, 10);
+    expect(second[0]!.buffer).toBe(first[0]!.buffer);
+    expect(second[0]!.byteOffset).toBe(first[0]!.byteOffset);
+  });
+
+  it('grows at a reset to hold the whole of the batch before it', () => {
+    const memory = new FrameMemory(4096);
+    const batch = frames(memory, 100); // some 21 kB: several slabs of 4 kB
+    expect(new Set(batch.map((f) => f.buffer)).size).toBeGreaterThan(1);
+    memory.reset();
+    expect(memory.slabBytes).toBeGreaterThanOrEqual(batch.reduce((sum, f) => sum + f.length, 0));
+    expect(new Set(frames(memory, 100).map((f) => f.buffer)).size).toBe(1);
   });
 });
 
