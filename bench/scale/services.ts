@@ -12,6 +12,13 @@ import { MARKER, STAND_IN_ARGV0 } from './fleet.js';
 import { Scraper } from './scrape.js';
 
 const VMM_STATS_BIN = fileURLToPath(new URL('../../bin/vmm-stats', import.meta.url));
+
+/** The node flags on the command's `#!/usr/bin/env -S node ...` line: how the installed daemon runs. */
+function shebangFlags(path: string): string[] {
+  const first = readFileSync(path, 'utf8').split('\n', 1)[0]!;
+  const match = /^#!\S*env -S node\b(.*)$/.exec(first);
+  return match ? match[1]!.trim().split(/\s+/).filter(Boolean) : [];
+}
 const STOP_GRACE_MS = 10_000;
 
 export interface Service {
@@ -84,7 +91,11 @@ export async function startDaemon(
   const port = await freeLoopbackPort();
   const socketPath = join(dir, 'stats.sock');
   const profileDir = node.profile ? join(dir, 'profile') : undefined;
-  const nodeFlags = [...node.options, ...(profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir])];
+  const nodeFlags = [
+    ...shebangFlags(VMM_STATS_BIN),
+    ...node.options,
+    ...(profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir]),
+  ];
   const args = [...nodeFlags, VMM_STATS_BIN, 'daemon', '--socket', socketPath, '--interval', '1',
     '--metrics', `127.0.0.1:${port}`, '--log-level', 'warn'];
   const socketAnswers = async () => {

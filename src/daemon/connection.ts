@@ -67,7 +67,7 @@ export class Connection {
   /** A reply: always sent. If the peer does not read them, stop reading its requests until it does. */
   reply(frame: Buffer): void {
     if (this.closed) return;
-    if (!this.#socket.write(frame)) {
+    if (!this.#socket.write(frame) && !this.#socket.isPaused()) {
       this.#socket.pause();
       this.#socket.once('drain', () => this.#socket.resume());
     }

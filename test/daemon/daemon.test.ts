@@ -242,6 +242,30 @@ describe('slow subscribers', () => {
   });
 });
 
+describe('a manager that sends many requests before reading the replies', () => {
+  it('is paused until it reads, answered in full, and costs one listener, not one per reply', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const manager = await peer();
+      manager.socket.pause();
+      const vmm = await children.idle();
+      const bytes = Buffer.concat(Array.from({ length: 3000 }, (_, i) =>
+        encodeMessage({ kind: 'stats.add', id: BigInt(10_000 + i), name: ['piped', `vm-with-a-long-name-${i}`], pid: vmm.pid!, taps: [] })));
+      manager.send(bytes);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      manager.socket.resume();
+      await manager.waitFor(() => (manager.frames.length >= 3000 ? true : undefined), 20_000);
+      expect(manager.frames.filter((f) => f.message.kind === 'success')).toHaveLength(3000);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+});
+
 describe('frame memory reused from tick to tick', () => {
   // The daemon writes each tick's frames into memory it reuses once every connection has sent them all. A
   // reader that falls behind by more than its socket holds must still get its frames as they were: had

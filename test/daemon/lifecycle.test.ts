@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,8 +17,9 @@ function tempDir(): string {
   return dir;
 }
 
+/** The command as installed: run as an executable, so through the node flags of its first line. */
 function startCli(args: string[]) {
-  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   return { child, stderr: () => stderr };
@@ -34,6 +35,7 @@ describe('the daemon as a process', () => {
     const { child, stderr } = startCli(['daemon', '--socket', socket, '--interval', '0.1', '--socket-mode', '0600']);
     await eventually(() => (existsSync(socket) ? true : undefined), 10_000, 'the socket');
     expect(statSync(socket).mode & 0o777).toBe(0o600);
+    expect(readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0')).toContain('--max-semi-space-size=2');
     const peer = await RawPeer.connect(socket);
     peer.send({ kind: 'stats.subscribe', id: 1n, name: [] });
     expect(await peer.reply(1n)).toMatchObject({ kind: 'success' });
