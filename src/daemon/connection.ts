@@ -33,6 +33,11 @@ export class Connection {
   /** Data frames not yet handed to the socket, oldest first. */
   readonly #pending: Buffer[] = [];
   #pendingBytes = 0;
+  /**
+   * Data frames sent since the last write that lie one after the other in the same memory, as the daemon
+   * encodes a tick's frames: handed to the socket as one buffer rather than a write per frame.
+   */
+  #run: { memory: ArrayBufferLike; start: number; end: number } | undefined;
   #droppedFrames = 0;
   #closing = false;
 
@@ -57,7 +62,7 @@ export class Connection {
 
   /** Nothing of what was sent is still waiting, here or in the socket: the memory it was in may be reused. */
   get flushed(): boolean {
-    return this.#pending.length === 0 && this.#socket.writableLength === 0;
+    return this.#run === undefined && this.#pending.length === 0 && this.#socket.writableLength === 0;
   }
 
   get closed(): boolean {
@@ -67,6 +72,7 @@ export class Connection {
   /** A reply: always sent. If the peer does not read them, stop reading its requests until it does. */
   reply(frame: Buffer): void {
     if (this.closed) return;
+    this.#writeRun();
     if (!this.#socket.write(frame) && !this.#socket.isPaused()) {
       this.#socket.pause();
       this.#socket.once('drain', () => this.#socket.resume());
@@ -76,17 +82,22 @@ export class Connection {
   /** A reply after which the stream cannot go on: send it, then close. */
   replyAndClose(frame: Buffer): void {
     if (this.closed) return;
+    this.#writeRun();
     this.#closing = true;
     this.#socket.end(frame);
   }
 
-  /** A Data frame: written now if the socket keeps up, else queued; the oldest queued go first when full. */
+  /**
+   * A Data frame: written if the socket keeps up (at the latest by uncork), else queued; the oldest queued
+   * go first when full.
+   */
   sendData(frame: Buffer): void {
     if (this.closed) return;
-    if (this.#pending.length === 0 && this.#socket.writableLength < this.#limits.maxQueuedBytes) {
-      this.#socket.write(frame);
+    if (this.#pending.length === 0 && this.#socket.writableLength + this.#runBytes() < this.#limits.maxQueuedBytes) {
+      this.#addToRun(frame);
       return;
     }
+    this.#writeRun();
     this.#pending.push(frame);
     this.#pendingBytes += frame.length;
     while (this.#pendingBytes > this.#limits.maxQueuedBytes && this.#pending.length > 0) {
@@ -101,7 +112,29 @@ export class Connection {
   }
 
   uncork(): void {
+    this.#writeRun();
     this.#socket.uncork();
+  }
+
+  #addToRun(frame: Buffer): void {
+    const run = this.#run;
+    if (run !== undefined && run.memory === frame.buffer && run.end === frame.byteOffset) {
+      run.end += frame.length;
+      return;
+    }
+    this.#writeRun();
+    this.#run = { memory: frame.buffer, start: frame.byteOffset, end: frame.byteOffset + frame.length };
+  }
+
+  #runBytes(): number {
+    return this.#run === undefined ? 0 : this.#run.end - this.#run.start;
+  }
+
+  #writeRun(): void {
+    const run = this.#run;
+    if (run === undefined) return;
+    this.#run = undefined;
+    this.#socket.write(Buffer.from(run.memory, run.start, run.end - run.start));
   }
 
   /** Writes out what is queued, then closes; resolves once the peer has it or the socket is gone. */
@@ -109,6 +142,7 @@ export class Connection {
     if (this.#socket.destroyed) return;
     const closed = new Promise<void>((resolve) => this.#socket.once('close', () => resolve()));
     this.#closing = true;
+    this.#writeRun();
     for (const frame of this.#pending.splice(0)) this.#socket.write(frame);
     this.#pendingBytes = 0;
     this.#socket.end();
