@@ -1,4 +1,4 @@
-import { StatsClient } from './client.js';
+import { MIN_STALE_MS, staleAfterMs, StatsClient } from './client.js';
 import type { Logger } from './log.js';
 import type { MetricsSource } from './metrics/server.js';
 import type { VmSnapshot } from './metrics/exposition.js';
@@ -13,8 +13,6 @@ export interface ExporterOptions {
   maxBackoffMs?: number;
 }
 
-/** A VM's series go away after this many of its intervals without Data. */
-const STALE_INTERVALS = 3;
 const FIRST_BACKOFF_MS = 100;
 
 interface Latest {
@@ -113,8 +111,9 @@ export class Exporter {
 
   #dropStale(now: number): void {
     for (const [name, latest] of this.#latest) {
-      const staleAfter = latest.gapMs === undefined ? this.#options.staleAfterMs : STALE_INTERVALS * latest.gapMs;
-      if (now - latest.receivedAt > Math.max(staleAfter, 1000)) this.#latest.delete(name);
+      // A VM seen once has no interval yet: the configured wait stands in for it.
+      const staleAfter = latest.gapMs === undefined ? Math.max(this.#options.staleAfterMs, MIN_STALE_MS) : staleAfterMs(latest.gapMs);
+      if (now - latest.receivedAt > staleAfter) this.#latest.delete(name);
     }
   }
 

@@ -1,5 +1,6 @@
 // What `vmm-stats top` shows, computed from the Data frames a subscription delivers: per-VM rates from
 // the difference between a VM's successive frames. Pure: the caller says when each frame arrived.
+import { staleAfterMs } from '../client.js';
 import type { IfData, Stats, Timeval, VmName } from '../wire/messages.js';
 
 /** Traffic summed over a VM's taps. On a tap, "in" is what the VM sent (the host's receive side). */
@@ -22,11 +23,6 @@ export interface VmRow {
   traffic: Traffic<number> | undefined;
   taps: number;
 }
-
-/** A VM is dropped from the view after this many intervals without Data (it was removed, or it exited). */
-export const STALE_INTERVALS = 3;
-/** ...and never sooner than this, so that a late batch of frames does not make VMs flicker. */
-export const MIN_STALE_MS = 1000;
 
 interface Sample {
   at: number;
@@ -134,7 +130,7 @@ export class TopModel {
   /** Forgets the VMs that have sent nothing for a few intervals. */
   expire(now: number): void {
     if (this.#intervalMs === undefined) return;
-    const staleAfter = Math.max(STALE_INTERVALS * this.#intervalMs, MIN_STALE_MS);
+    const staleAfter = staleAfterMs(this.#intervalMs);
     for (const [key, vm] of this.#vms) if (now - vm.latest.at > staleAfter) this.#vms.delete(key);
   }
 
