@@ -206,6 +206,8 @@ export class Collector {
   tick(): TickReport {
     const started = performance.now();
     this.#rows.tick += 1;
+    // The rows change from here on: the last tick's samples are void, even if this tick fails.
+    this.#latest = [];
     const { vms, processFields } = this.#sampleProcesses();
     const taps = this.#sampleTaps(vms);
     const samples = vms.map((vm, i) => new VmSample(vm, this.#rows, processFields[i]!, this.#readVmm(vm), taps[i]!));

@@ -49,6 +49,14 @@ describe('Collector', () => {
     expect(kept.ifdata[0]!.name).toBe('lo');
   });
 
+  it('keeps no sample of a tick that failed half way, rather than samples whose rows changed', () => {
+    const { collector } = collectorOf([vmOf('t.self', process.pid, ['lo'])]);
+    expect(collector.tick().samples).toHaveLength(1);
+    collector.stop(); // closes the interface sampler: the next tick fails after reading the processes
+    expect(() => collector.tick()).toThrow(/closed/);
+    expect([...collector.latest()]).toEqual([]);
+  });
+
   it('samples only the wanted VMs, follows registry changes, and unregisters a VM whose process is gone', async () => {
     const child = spawn('sleep', ['60']);
     await once(child, 'spawn');
