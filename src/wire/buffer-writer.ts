@@ -93,8 +93,8 @@ export class FrameMemory {
   #slabBytes: number;
   #slab: Memory;
   #used = 0;
-  /** Bytes claimed since the last reset, to size the slab for the next batch. */
-  #claimedSinceReset = 0;
+  /** Slabs filled since the last reset, to size the slab for the next batch. */
+  #filledSinceReset = 0;
 
   constructor(slabBytes = 64 * 1024) {
     this.#slabBytes = slabBytes;
@@ -107,12 +107,13 @@ export class FrameMemory {
 
   /** Starts over at the start of the slab: every frame written here before must be out of use. */
   reset(): void {
-    if (this.#claimedSinceReset > this.#slabBytes) {
-      this.#slabBytes = 2 ** Math.ceil(Math.log2(this.#claimedSinceReset));
+    if (this.#filledSinceReset > 0) {
+      // The batch took more than one slab, at most this many: one slab of that size takes the next.
+      this.#slabBytes = 2 ** Math.ceil(Math.log2((this.#filledSinceReset + 1) * this.#slabBytes));
       this.#slab = new Memory(Buffer.allocUnsafeSlow(this.#slabBytes));
     }
     this.#used = 0;
-    this.#claimedSinceReset = 0;
+    this.#filledSinceReset = 0;
   }
 
   /** The memory that claim() carved its last claim from. */
@@ -126,17 +127,16 @@ export class FrameMemory {
     if (this.#used + bytes > this.#slabBytes) {
       this.#slab = new Memory(Buffer.allocUnsafeSlow(this.#slabBytes));
       this.#used = 0;
+      this.#filledSinceReset += 1;
     }
     const start = this.#used;
     this.#used += bytes;
-    this.#claimedSinceReset += bytes;
     return start;
   }
 
   /** Moves the end of the latest claim, `end` in `memory`, to `newEnd`, if it can; says whether it did. */
   resize(memory: Memory, end: number, newEnd: number): boolean {
     if (memory !== this.#slab || this.#used !== end || newEnd > this.#slabBytes) return false;
-    this.#claimedSinceReset += newEnd - end;
     this.#used = newEnd;
     return true;
   }
