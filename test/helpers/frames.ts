@@ -1,4 +1,5 @@
 import { WireError } from '../../src/wire/index.js';
+import { thrown } from './thrown.js';
 // Hand-built frames for the wire tests: each piece in the layout PROTOCOL.md gives, written independently
 // of the codec under test.
 
@@ -50,11 +51,5 @@ export function u16(value: number): Buffer {
 
 /** The WireError that `run` throws; fails the test if it throws nothing or anything else. */
 export function wireError(run: () => unknown): WireError {
-  try {
-    run();
-  } catch (err) {
-    if (err instanceof WireError) return err;
-    throw err;
-  }
-  throw new Error('expected a WireError, got none');
+  return thrown(WireError, run);
 }

@@ -7,19 +7,12 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_DEBUGFS_ROOT, openVmmDevice, SamplerError } from '../../src/sampler.js';
+import { thrown } from '../helpers/thrown.js';
 
 const fixture = fileURLToPath(new URL('../fixtures/kvm-debugfs', import.meta.url));
 const isRoot = process.getuid?.() === 0;
 
-function errorCode(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(SamplerError);
-    return (err as SamplerError).code;
-  }
-  return undefined;
-}
+const errorCode = (run: () => unknown) => thrown(SamplerError, run).code;
 
 describe('KVM statistics from a debugfs tree', () => {
   let scratch: string;

@@ -10,6 +10,7 @@ import {
   Tag,
   type Message,
 } from '../../src/wire/index.js';
+import { thrown } from '../helpers/thrown.js';
 import { loadCorpus, Prng } from '../fuzz/wire-fuzz.js';
 import { frame, strs } from '../helpers/frames.js';
 
@@ -31,15 +32,7 @@ function* chunksOf(bytes: Buffer, sizes: () => number): Generator<Buffer> {
   }
 }
 
-function streamError(run: () => unknown): FrameStreamError {
-  try {
-    run();
-  } catch (err) {
-    if (err instanceof FrameStreamError) return err;
-    throw err;
-  }
-  throw new Error('expected a FrameStreamError, got none');
-}
+const streamError = (run: () => unknown) => thrown(FrameStreamError, run);
 
 const badVersion = (() => {
   const bytes = frame(Tag.StatsRemove, strs(['vm']), 77n);
