@@ -126,9 +126,13 @@ interface TapPlan {
 
 const NO_COUNTERS: readonly VmmCounter[] = [];
 
-/** The taps of `all` that were read: a tap that does not exist (yet, or any more) is left out. */
+/**
+ * The taps of `all` (rows `rows` of `sampled`) that were read, `all` itself when every one was: a tap that
+ * does not exist (yet, or any more) is left out.
+ */
 function readTaps(all: TapRows, rows: number[], sampled: SampleRows): TapRows {
   const read = (_: unknown, i: number) => sampled.errors[rows[i]!] === 0;
+  if (all.names.every(read)) return all;
   return { names: all.names.filter(read), fields: all.fields.filter(read) };
 }
 
@@ -292,7 +296,7 @@ export class Collector {
     const rows = this.#rows.taps;
     if (plan.names.length > 0) this.#interfaces.sampleRows(plan.names, rows);
     plan.taps ??= plan.rows.map((tapRows, i) => ({ names: vms[i]!.taps, fields: tapRows.map((row) => row * rows.fields) }));
-    return plan.taps.map((taps, i) => (plan.rows[i]!.every((row) => rows.errors[row] === 0) ? taps : readTaps(taps, plan.rows[i]!, rows)));
+    return plan.taps.map((taps, i) => readTaps(taps, plan.rows[i]!, rows));
   }
 
   #planTaps(vms: RegisteredVm[]): TapPlan {
