@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from '../log.js';
 import { FrameReader, WireError } from '../wire/index.js';
 import type { VmName } from '../wire/messages.js';
+import { coversVm } from './registry.js';
 
 export interface ConnectionLimits {
   maxFrameSize: number;
@@ -58,6 +59,11 @@ export class Connection {
   /** Bytes of Data frames waiting in this connection's own queue (the socket's buffer aside). */
   get queuedBytes(): number {
     return this.#pendingBytes;
+  }
+
+  /** Whether one of this connection's subscriptions covers the VM `labels`. */
+  subscribesTo(labels: VmName): boolean {
+    return this.subscriptions.some((prefix) => coversVm(prefix, labels));
   }
 
   /** Nothing of what was sent is still waiting, here or in the socket: the memory it was in may be reused. */

@@ -14,7 +14,7 @@ import {
 import type { Message } from '../wire/messages.js';
 import type { MetricsSource } from '../metrics/server.js';
 import { Connection, type ConnectionHandlers } from './connection.js';
-import { coversVm, Registry, vmNameOf, type RegisteredVm } from './registry.js';
+import { Registry, vmNameOf, type RegisteredVm } from './registry.js';
 import { prepareSocketPath, removeSocket, resolveGroup, setSocketAccess } from './socket-path.js';
 
 export interface DaemonOptions {
@@ -250,7 +250,7 @@ export class StatsDaemon {
 
   #isSubscribed(vm: RegisteredVm): boolean {
     for (const connection of this.#connections) {
-      if (connection.subscriptions.some((prefix) => coversVm(prefix, vm.labels))) return true;
+      if (connection.subscribesTo(vm.labels)) return true;
     }
     return false;
   }
@@ -268,7 +268,7 @@ export class StatsDaemon {
         const labels = sample.vm.labels;
         let frame: Buffer | undefined;
         for (const connection of this.#connections) {
-          if (!connection.subscriptions.some((prefix) => coversVm(prefix, labels))) continue;
+          if (!connection.subscribesTo(labels)) continue;
           frame ??= sample.dataFrame(this.#frameMemory);
           connection.sendData(frame);
         }
