@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { DaemonOptions, StatsDaemon } from '../../src/daemon/daemon.js';
 import { startTestDaemon } from '../helpers/daemon.js';
 import { sampleProcess } from '../../src/sampler.js';
-import { encodeMessage } from '../../src/wire/index.js';
+import { encodeMessage, jsonLine, messageToJson } from '../../src/wire/index.js';
 import type { Message, Rusage, Unsent } from '../../src/wire/messages.js';
 import { ChildProcesses, eventually } from '../helpers/processes.js';
 import { RawPeer } from '../helpers/peer.js';
@@ -289,7 +289,7 @@ describe('frame memory reused from tick to tick', () => {
     await eventually(() => (late.dataFrames().length >= keeping.dataFrames().length ? true : undefined), 10_000, 'the late reader catching up');
     expect(daemon.droppedDataFrames).toBe(0);
 
-    const sequence = (p: RawPeer, vm: string) => p.dataFrames().filter((m) => m.name.join('.') === vm).map((m) => JSON.stringify(m.stats, (_, v) => (typeof v === 'bigint' ? `${v}` : v)));
+    const sequence = (p: RawPeer, vm: string) => p.dataFrames().filter((m) => m.name.join('.') === vm).map((m) => jsonLine(messageToJson(m)));
     for (const name of [names[0]!, names[57]!]) {
       const ofLate = sequence(late, name.join('.'));
       const ofKeeping = sequence(keeping, name.join('.'));
