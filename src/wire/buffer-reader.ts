@@ -4,31 +4,29 @@
 import { PICOSECONDS_PER_DAY, PTIME_MAX_DAY, PTIME_MIN_DAY } from './constants.js';
 import { WireError } from './errors.js';
 import type { Ptime } from './messages.js';
+import { MAX_RECENT_BYTES, RecentStrings } from './recent-strings.js';
 import { getU64 } from './u64-words.js';
 
 const TWO_POW_32 = 0x1_0000_0000;
 /** The high word of 2^53−1 and of −2^53: ints are decoded only within ±(2^53−1). */
 const SAFE_HIGH_MAX = 0x1f_ffff;
 const SAFE_HIGH_MIN = -0x20_0000;
-/** Below this many bytes, a string is checked for ASCII and then cut from a latin1 chunk (see text()). */
-const SHORT_STRING = 64;
-const LATIN1_CHUNK = 4096;
+const recentStrings = new RecentStrings();
 
 /** Views of one whole ArrayBuffer; reads go to `base` + offsets into the bytes being read. */
 interface Views {
   buffer: ArrayBufferLike;
   data: DataView;
-  bytes: Uint8Array;
   node: Buffer;
 }
 
 // Frames read one after the other often share an ArrayBuffer (a FrameReader's or a Writer's slab, Node's
-// Buffer pool): the views of the last one are kept, which spares three allocations per frame.
+// Buffer pool): the views of the last one are kept, which spares two allocations per frame.
 let last: Views | undefined;
 
 function viewsOf(buffer: ArrayBufferLike): Views {
   if (last?.buffer !== buffer) {
-    last = { buffer, data: new DataView(buffer), bytes: new Uint8Array(buffer), node: Buffer.from(buffer) };
+    last = { buffer, data: new DataView(buffer), node: Buffer.from(buffer) };
   }
   return last;
 }
@@ -37,19 +35,14 @@ export class Reader {
   /** A view of the input's whole ArrayBuffer: input offset `at` is `data` offset `base + at`. */
   readonly data: DataView;
   readonly base: number;
-  private readonly bytes: Uint8Array;
   private readonly node: Buffer;
   pos: number;
   end: number;
-  /** A stretch of the bytes as latin1 text, starting at offset latin1Start, out of which ASCII strings are cut. */
-  private latin1 = '';
-  private latin1Start = 0;
 
   /** Reads input[start, end). Offsets, in errors too, are offsets into `input`. */
   constructor(input: Uint8Array, start = 0, end = input.length) {
     const views = viewsOf(input.buffer);
     this.data = views.data;
-    this.bytes = views.bytes;
     this.node = views.node;
     this.base = input.byteOffset;
     this.pos = start;
@@ -139,29 +132,12 @@ export class Reader {
     return list;
   }
 
-  /**
-   * UTF-8 text of input[start, end). Short ASCII strings (the usual VM names, tap names and counter
-   * descriptions) are cut out of a latin1 decoding of the next few KB: a substring costs far less than a call
-   * into Buffer's decoder per string.
-   */
+  /** UTF-8 text of input[start, end); short ASCII strings, the usual names and descriptions, from recentStrings. */
   private text(start: number, end: number): string {
     const from = this.base + start;
     const to = this.base + end;
-    if (end - start < SHORT_STRING) {
-      // ASCII when no byte has its top bit set; four bytes at a time (byte order does not matter here).
-      let high = 0;
-      let i = from;
-      for (; i + 4 <= to; i += 4) high |= this.data.getUint32(i, true);
-      for (; i < to; i++) high |= this.bytes[i];
-      if ((high & 0x80808080) === 0) {
-        if (start < this.latin1Start || end > this.latin1Start + this.latin1.length) {
-          this.latin1Start = start;
-          this.latin1 = this.node.toString('latin1', from, this.base + Math.min(this.end, start + LATIN1_CHUNK));
-        }
-        return this.latin1.slice(start - this.latin1Start, end - this.latin1Start);
-      }
-    }
-    return this.node.toString('utf8', from, to);
+    const recent = end - start <= MAX_RECENT_BYTES ? recentStrings.ascii(this.node, from, to) : undefined;
+    return recent ?? this.node.toString('utf8', from, to);
   }
 
   /** A copy of the next `length` bytes, so that the result does not pin the frame's memory. */
