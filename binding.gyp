@@ -10,7 +10,7 @@
       "conditions": [
         [ "OS=='linux'", {
           "sources": [ "native/process_linux.cc", "native/interfaces_linux.cc", "native/vmm_linux.cc",
-                       "native/netlink_linux.cc" ]
+                       "native/kvm_stats_linux.cc", "native/netlink_linux.cc" ]
         } ],
         [ "OS=='freebsd'", {
           "sources": [ "native/process_freebsd.cc", "native/interfaces_freebsd.cc", "native/vmm_freebsd.cc" ],

@@ -78,8 +78,8 @@ int CreateInterfaceSampler(std::unique_ptr<InterfaceSampler>* out);
 
 using VmmCounterList = std::vector<std::pair<std::string, uint64_t>>;
 
-// What identifies a VM to the hypervisor: FreeBSD opens /dev/vmm/<device_name>; Linux finds
-// <debugfs_root>/<pid>-<fd>/ for the VMM's pid.
+// What identifies a VM to the hypervisor: FreeBSD opens /dev/vmm/<device_name>; Linux finds the KVM
+// statistics fds of the VMM's pid, or else <debugfs_root>/<pid>-<fd>/.
 struct VmmTarget {
   pid_t pid;
   std::string device_name;

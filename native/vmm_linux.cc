@@ -1,11 +1,17 @@
-// Linux/KVM: a VM's statistics from debugfs, the files kvm_stat reads: <root>/<pid>-<fd>/<name>, one decimal
-// integer each. KVM makes one such directory per VM a process creates; a process's VMs are summed. The
-// files of a VM's directory are its VM-wide statistics and, for each vCPU statistic, the sum over its
-// vCPUs; the vcpuN subdirectories hold per-vCPU state rather than counters and are skipped, and so is any
-// file that is not a single integer (x86's mmu_rmaps_stat table).
+// Linux/KVM: a VM's statistics, found from the VMM's pid. Two sources give the same counters by the same
+// names: the KVM statistics fds the VMM keeps open, copied with pidfd_getfd (kvm_stats_linux.cc, which says
+// why a copy of the VM's own fd will not do), and debugfs, the files kvm_stat reads. The statistics fds
+// come first: they are cheaper and work under kernel lockdown, which refuses debugfs. Debugfs is the
+// fallback wherever those cannot be had: a VMM that keeps none (solo5-hvt; any VMM on a kernel before 5.14),
+// a VMM whose descriptors we may not take, and a process with no KVM descriptor at all, which is how the
+// tests point the reader at a debugfs tree of their own. So an explicit debugfs root does not bypass the
+// statistics fds: a VMM that keeps them is read through them wherever its debugfs may be.
 //
-// The binary statistics interface (KVM_GET_STATS_FD) would be cheaper, but it is an ioctl on the VM's file
-// descriptor, which only the VMM holds.
+// Debugfs: <root>/<pid>-<fd>/<name>, one decimal integer each. KVM makes one such directory per VM a
+// process creates; a process's VMs are summed. The files of a VM's directory are its VM-wide statistics
+// and, for each vCPU statistic, the sum over its vCPUs; the vcpuN subdirectories hold per-vCPU state rather
+// than counters and are skipped, and so is any file that is not a single integer (x86's mmu_rmaps_stat
+// table).
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -19,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "kvm_stats_linux.h"
 #include "netlink_linux.h"
 #include "sampler.h"
 
@@ -114,14 +121,14 @@ int ListCounters(int vm, std::vector<std::string>* names) {
   }
   closedir(listing);
   std::sort(names->begin(), names->end());
-  // No counter yet: either KVM is still filling the directory in, or none may be read.
-  if (names->empty()) return refused != 0 ? refused : ENOENT;
-  return 0;
+  // Under lockdown the read-only files (pages_4k, blocking) can be read and the others (exits) cannot:
+  // what is left would pass for the whole list.
+  if (refused != 0) return refused;
+  // No counter yet: KVM is still filling the directory in.
+  return names->empty() ? ENOENT : 0;
 }
 
-}  // namespace
-
-int OpenVmmDevice(const VmmTarget& target, std::unique_ptr<VmmDevice>* out) {
+int OpenDebugfsDevice(const VmmTarget& target, std::unique_ptr<VmmDevice>* out) {
   if (target.debugfs_root.empty()) return EINVAL;
   std::vector<UniqueFd> vms;
   if (int error = OpenVms(target.debugfs_root, target.pid, &vms)) return error;
@@ -129,6 +136,32 @@ int OpenVmmDevice(const VmmTarget& target, std::unique_ptr<VmmDevice>* out) {
   if (int error = ListCounters(vms.front().get(), &names)) return error;
   *out = std::make_unique<DebugfsVmmDevice>(std::move(vms), std::move(names));
   return 0;
+}
+
+// What to answer when neither source opened, from what each said.
+int MoreTelling(int stats, int debugfs) {
+  switch (stats) {
+    case ENOENT:  // we saw the process's descriptors: it has no VM (yet)
+    case EACCES:  // we may not look into the process, and debugfs did not help either
+      return stats;
+    case ENODATA:  // a VM but no statistics fd: debugfs refusing says more, debugfs lacking it less
+      return debugfs == ENOENT ? stats : debugfs;
+    case ESRCH:   // no such process: debugfs may still know the pid, from a tree of its own
+    case ENOSYS:  // no pidfd_open or pidfd_getfd (before Linux 5.6)
+    case EINVAL:  // a thread's id: pidfd_open takes processes only
+      return debugfs;
+    default:
+      return stats;
+  }
+}
+
+}  // namespace
+
+int OpenVmmDevice(const VmmTarget& target, std::unique_ptr<VmmDevice>* out) {
+  const int stats = OpenKvmStatsDevice(target.pid, out);
+  if (stats == 0) return 0;
+  const int debugfs = OpenDebugfsDevice(target, out);
+  return debugfs == 0 ? 0 : MoreTelling(stats, debugfs);
 }
 
 }  // namespace vmmstats

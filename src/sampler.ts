@@ -133,7 +133,10 @@ export class InterfaceSampler {
 export interface VmmTarget {
   pid: number;
   deviceName?: string;
-  /** Linux: where KVM's debugfs statistics are; DEFAULT_DEBUGFS_ROOT when absent. */
+  /**
+   * Linux: where KVM's debugfs statistics are (DEFAULT_DEBUGFS_ROOT when absent), read when the VMM keeps no
+   * KVM statistics fd that can be copied.
+   */
   debugfsRoot?: string;
 }
 
@@ -143,7 +146,10 @@ export interface VmmDevice {
   close(): void;
 }
 
-/** Opens a VM's hypervisor counters: SamplerError ENOENT when the VM is not there (yet), EACCES when unreadable. */
+/**
+ * Opens a VM's hypervisor counters: SamplerError ENOENT when the VM is not there (yet), EACCES when unreadable,
+ * and on Linux ENODATA when the VMM keeps no KVM statistics fd and debugfs has none either.
+ */
 export function openVmmDevice(target: VmmTarget): VmmDevice {
   checkPid(target.pid);
   const where = describeTarget(target);
@@ -166,7 +172,8 @@ export function openVmmDevice(target: VmmTarget): VmmDevice {
 
 function describeTarget({ pid, deviceName, debugfsRoot }: VmmTarget): string {
   if (deviceName !== undefined && deviceName !== '') return `device ${deviceName} (pid ${pid})`;
-  return process.platform === 'linux' ? `pid ${pid} under ${debugfsRoot ?? DEFAULT_DEBUGFS_ROOT}` : `pid ${pid}`;
+  if (process.platform !== 'linux') return `pid ${pid}`;
+  return `pid ${pid} (its KVM statistics fds, else debugfs under ${debugfsRoot ?? DEFAULT_DEBUGFS_ROOT})`;
 }
 
 // --- the addon ---

@@ -32,7 +32,8 @@ options:
                          dropped (default ${DEFAULT_MAX_QUEUE_BYTES})
   --metrics HOST:PORT    also serve Prometheus metrics of every VM at http://HOST:PORT/metrics
                          (npm start uses ${DEFAULT_METRICS_HOST}:${DEFAULT_METRICS_PORT}; off when not given)
-  --debugfs DIR          where KVM publishes per-VM statistics (default /sys/kernel/debug/kvm)
+  --debugfs DIR          where KVM publishes per-VM statistics in debugfs (default /sys/kernel/debug/kvm),
+                         read for a VMM that keeps no KVM statistics fd (those come first)
   --log-level LEVEL      ${LOG_LEVELS.join(', ')} (default info)
 
 SIGTERM or SIGINT: stops accepting, sends what is queued, removes the socket and exits 0.`;

@@ -16,11 +16,13 @@ Takes one sample of a process and its interfaces, as the collector does every ti
 options:
   --pid PID          the process to sample (a VMM)
   --tap IF           an interface to read as well; repeat it for several
-  --vmm              read the VM's hypervisor counters too: on Linux KVM's debugfs statistics of PID,
+  --vmm              read the VM's hypervisor counters too: on Linux KVM's statistics of PID, from the
+                     statistics fds PID keeps open (needs root, or CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH),
+                     else from debugfs;
                      on FreeBSD those of /dev/vmm/NAME (see --vmm-device)
   --vmm-device NAME  the VM's device name on FreeBSD (solo5-hvt names its VM solo5-PID); implies --vmm
-  --debugfs DIR      where KVM publishes its statistics on Linux (default ${DEFAULT_DEBUGFS_ROOT});
-                     implies --vmm
+  --debugfs DIR      where KVM publishes its statistics in debugfs on Linux (default ${DEFAULT_DEBUGFS_ROOT}),
+                     read when PID keeps no statistics fd; implies --vmm
   --json             print one JSON object instead: u64 values as decimal strings, others as numbers
 
 Any error (no such process, no such interface, no hypervisor counters) is printed on stderr, exit status 1.
