@@ -17,10 +17,12 @@ const WARMUP_MS = 1000;
  * measured 350k-770k/s and settled at 700k-800k/s only after three.
  */
 const WARMUP_ROUNDS = 3;
-const ROUND_MS = 500;
-const ROUNDS = 7;
-/** Messages per oracle run: about half a second of its encoding, so that its rounds match ours. */
-const ORACLE_MESSAGES = 60_000;
+/**
+ * Short rounds, many of them, each ours and the seed's back to back: these machines change speed by as
+ * much as twofold from one second to the next (other jobs), so a ratio is only fair within a round.
+ */
+const ROUND_MS = 200;
+const ROUNDS = 21;
 const GOAL = { encode: 5, decode: 2 };
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -81,67 +83,98 @@ interface OracleRun extends Figures {
   frame_hex: string;
 }
 
-function runOracle(path: string): OracleRun {
-  const output = execFileSync(path, ['bench', String(ORACLE_MESSAGES)], { encoding: 'utf8' });
+function runOracle(path: string, messages: number): OracleRun {
+  const output = execFileSync(path, ['bench', String(messages)], { encoding: 'utf8' });
   const run = JSON.parse(output) as { encode_per_s: string; decode_per_s: string; frame_hex: string };
   return { encode_per_s: Number(run.encode_per_s), decode_per_s: Number(run.decode_per_s), frame_hex: run.frame_hex };
 }
 
-/**
- * ROUNDS rounds, each timing our encode, our decode and, when there is one, an oracle run, one after the
- * other: on a busy machine, the seed and this codec then share the same moments. Medians of the rounds.
- */
-function measure(encode: () => number, decode: () => number, oraclePath: string | undefined) {
+interface Oracle {
+  path: string;
+  /** Messages per run: its encoding, the slower way, takes about a round. */
+  messages: number;
+}
+
+function calibrate(path: string): Oracle {
+  const probe = runOracle(path, 5000);
+  return { path, messages: Math.max(5000, Math.round((probe.encode_per_s * ROUND_MS) / 1000)) };
+}
+
+interface Round {
+  ours: Figures;
+  seed: OracleRun | undefined;
+}
+
+/** Ours and the seed's, back to back; which goes first alternates, so that neither always follows the other. */
+function measureRound(encode: () => number, decode: () => number, oracle: Oracle | undefined, seedFirst: boolean): Round {
+  const seedRun = () => (oracle === undefined ? undefined : runOracle(oracle.path, oracle.messages));
+  const seedBefore = seedFirst ? seedRun() : undefined;
+  const ours = { encode_per_s: opsPerSecond(encode, ROUND_MS), decode_per_s: opsPerSecond(decode, ROUND_MS) };
+  return { ours, seed: seedFirst ? seedBefore : seedRun() };
+}
+
+/** The middle half of `values`: its first and third quartiles. */
+function quartiles(values: number[]): [number, number] {
+  const sorted = [...values].sort((x, y) => x - y);
+  return [sorted[Math.floor((sorted.length - 1) / 4)], sorted[Math.ceil((3 * (sorted.length - 1)) / 4)]];
+}
+
+/** Medians of the rounds, and of the ratios taken within each round (with their quartiles). */
+function summarise(rounds: Round[]) {
+  const ours: Figures = {
+    encode_per_s: median(rounds.map((round) => round.ours.encode_per_s)),
+    decode_per_s: median(rounds.map((round) => round.ours.decode_per_s)),
+  };
+  const paired = rounds.flatMap(({ ours, seed }) => (seed === undefined ? [] : [{ ours, seed }]));
+  if (paired.length === 0) return { ours, seed: undefined, ratios: undefined };
+  const seed: OracleRun = {
+    encode_per_s: median(paired.map((round) => round.seed.encode_per_s)),
+    decode_per_s: median(paired.map((round) => round.seed.decode_per_s)),
+    frame_hex: paired[0].seed.frame_hex,
+  };
+  const ratiosOf = (way: keyof Figures) => paired.map((round) => round.ours[way] / round.seed[way]);
+  const encode = ratiosOf('encode_per_s');
+  const decode = ratiosOf('decode_per_s');
+  const ratios = {
+    encode_ratio: round2(median(encode)),
+    decode_ratio: round2(median(decode)),
+    encode_ratio_quartiles: quartiles(encode).map(round2),
+    decode_ratio_quartiles: quartiles(decode).map(round2),
+  };
+  return { ours, seed, ratios };
+}
+
+function measure(encode: () => number, decode: () => number, oracle: Oracle | undefined) {
   for (let round = 0; round < WARMUP_ROUNDS; round++) {
     opsPerSecond(encode, WARMUP_MS);
     opsPerSecond(decode, WARMUP_MS);
   }
-  const rounds = Array.from({ length: ROUNDS }, () => ({
-    encode_per_s: opsPerSecond(encode, ROUND_MS),
-    decode_per_s: opsPerSecond(decode, ROUND_MS),
-    oracle: oraclePath === undefined ? undefined : runOracle(oraclePath),
-  }));
-  const ours: Figures = {
-    encode_per_s: median(rounds.map((round) => round.encode_per_s)),
-    decode_per_s: median(rounds.map((round) => round.decode_per_s)),
-  };
-  const oracleRuns = rounds.flatMap((round) => (round.oracle === undefined ? [] : [round.oracle]));
-  const seed: OracleRun | undefined =
-    oracleRuns.length === 0
-      ? undefined
-      : {
-          encode_per_s: median(oracleRuns.map((run) => run.encode_per_s)),
-          decode_per_s: median(oracleRuns.map((run) => run.decode_per_s)),
-          frame_hex: oracleRuns[0].frame_hex,
-        };
-  return { ours, seed };
+  return summarise(Array.from({ length: ROUNDS }, (_, round) => measureRound(encode, decode, oracle, round % 2 === 1)));
 }
 
 function main(): void {
   const asJson = process.argv.includes('--json');
   const { id, name, stats } = benchFixture();
   const frame = encodeStatsData(name, stats, id);
-  const oracle = findOracle();
+  const found = findOracle();
   let measured;
+  let oracle: Oracle | undefined;
   try {
+    oracle = 'path' in found ? calibrate(found.path) : undefined;
     measured = measure(
       () => encodeStatsData(name, stats, id).length,
       () => decodeFrame(frame).header.length,
-      'path' in oracle ? oracle.path : undefined,
+      oracle,
     );
   } finally {
-    if ('cleanup' in oracle) oracle.cleanup?.();
+    if ('cleanup' in found) found.cleanup?.();
   }
-  const { ours, seed } = measured;
+  const { ours, seed, ratios } = measured;
   // The oracle's last frame has id = its message count; ours must be byte for byte the same.
-  const sameBytes = seed && encodeStatsData(name, stats, BigInt(ORACLE_MESSAGES)).toString('hex') === seed.frame_hex;
-  const ratios = seed && {
-    encode_ratio: round2(ours.encode_per_s / seed.encode_per_s),
-    decode_ratio: round2(ours.decode_per_s / seed.decode_per_s),
-  };
+  const sameBytes = seed && oracle && encodeStatsData(name, stats, BigInt(oracle.messages)).toString('hex') === seed.frame_hex;
 
   if (asJson) {
-    const line: Record<string, unknown> = { frame_bytes: frame.length, ...mapValues(ours, Math.round) };
+    const line: Record<string, unknown> = { frame_bytes: frame.length, rounds: ROUNDS, ...mapValues(ours, Math.round) };
     if (seed && ratios) {
       Object.assign(line, {
         oracle_encode_per_s: Math.round(seed.encode_per_s),
@@ -149,27 +182,29 @@ function main(): void {
         ...ratios,
         oracle_same_bytes: sameBytes,
       });
-    } else if ('missing' in oracle) {
-      line.oracle = oracle.missing;
+    } else if ('missing' in found) {
+      line.oracle = found.missing;
     }
     process.stdout.write(JSON.stringify(line) + '\n');
     return;
   }
   const perSecond = (n: number) => `${Math.round(n).toLocaleString('en-US')} msg/s`;
   const lines = [
-    `Stats Data frame: ${frame.length} bytes (${stats.vmm.length} vmm counters, ${stats.ifdata.length} interfaces); ` +
+    `Stats Data frame: ${frame.length} bytes (${stats.vmm.values.length} vmm counters, ${stats.ifdata.length} interfaces); ` +
       `medians of ${ROUNDS} rounds (${ROUND_MS} ms each way, after ${WARMUP_ROUNDS} warm-up rounds of ${WARMUP_MS} ms each way)`,
     `  encode (encodeStatsData): ${perSecond(ours.encode_per_s)}`,
     `  decode (decodeFrame):     ${perSecond(ours.decode_per_s)}`,
   ];
-  if (seed && ratios) {
+  if (seed && ratios && oracle) {
+    const spread = ([low, high]: number[]) => `middle half ${low}-${high}x`;
     lines.push(
-      `  seed (oracle bench ${ORACLE_MESSAGES}, one run per round): encode ${perSecond(seed.encode_per_s)}, ` +
+      `  seed (oracle bench ${oracle.messages}, one run per round): encode ${perSecond(seed.encode_per_s)}, ` +
         `decode ${perSecond(seed.decode_per_s)}; same frame bytes: ${sameBytes ? 'yes' : 'NO'}`,
-      `  ratio to the seed: encode ${ratios.encode_ratio}x (goal ${GOAL.encode}x), decode ${ratios.decode_ratio}x (goal ${GOAL.decode}x)`,
+      `  ratio to the seed, median of the rounds' own: encode ${ratios.encode_ratio}x (${spread(ratios.encode_ratio_quartiles)}, ` +
+        `goal ${GOAL.encode}x), decode ${ratios.decode_ratio}x (${spread(ratios.decode_ratio_quartiles)}, goal ${GOAL.decode}x)`,
     );
-  } else if ('missing' in oracle) {
-    lines.push(`  seed: not measured (${oracle.missing})`);
+  } else if ('missing' in found) {
+    lines.push(`  seed: not measured (${found.missing})`);
   }
   process.stdout.write(lines.join('\n') + '\n');
 }

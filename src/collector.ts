@@ -15,7 +15,7 @@ import {
   type VmmDevice,
 } from './sampler.js';
 import { encodeStatsDataRows, type FrameMemory, type StatsRows } from './wire/index.js';
-import type { Stats, VmmCounter } from './wire/messages.js';
+import type { Stats, VmmCounter, VmmCounters } from './wire/messages.js';
 
 /** What every tick fills anew: the sampler's rows of all processes and of the wanted VMs' taps. */
 interface TickRows {
@@ -31,7 +31,7 @@ interface TickRows {
  */
 export class VmSample implements StatsRows {
   readonly vm: RegisteredVm;
-  readonly vmm: readonly VmmCounter[];
+  readonly vmm: VmmCounters;
   readonly processField: number;
   readonly tapNames: readonly string[];
   readonly tapFields: readonly number[];
@@ -39,7 +39,7 @@ export class VmSample implements StatsRows {
   readonly #tick: number;
   #stats: Stats | undefined;
 
-  constructor(vm: RegisteredVm, rows: TickRows, processField: number, vmm: readonly VmmCounter[], taps: TapRows) {
+  constructor(vm: RegisteredVm, rows: TickRows, processField: number, vmm: VmmCounters, taps: TapRows) {
     this.vm = vm;
     this.vmm = vmm;
     this.processField = processField;
@@ -63,7 +63,7 @@ export class VmSample implements StatsRows {
       const rows = this.#current();
       this.#stats = {
         rusage: processSampleAt(rows.processes, this.processField, this.vm.pid).rusage,
-        vmm: [...this.vmm],
+        vmm: this.vmm,
         ifdata: this.tapNames.map((name, i) => ifDataAt(rows.taps, this.tapFields[i]!, name)),
       };
     }
@@ -124,7 +124,7 @@ interface TapPlan {
   taps?: TapRows[];
 }
 
-const NO_COUNTERS: readonly VmmCounter[] = [];
+const NO_COUNTERS: VmmCounters = Object.freeze({ descriptions: Object.freeze([]), values: Object.freeze([]) });
 
 /**
  * The taps of `all` (rows `rows` of `sampled`) that were read, `all` itself when every one was: a tap that
@@ -140,6 +140,17 @@ function readTaps(all: TapRows, rows: number[], sampled: SampleRows): TapRows {
 interface VmmState {
   device: VmmDevice | undefined;
   failedOpens: number;
+  /** The descriptions of the last read, shared by every read that has the same. */
+  descriptions: readonly string[];
+}
+
+/** The device's pairs as counters, with the descriptions of the VM's last read when they are the same. */
+function countersOf(state: VmmState, pairs: readonly VmmCounter[]): VmmCounters {
+  const last = state.descriptions;
+  if (pairs.length !== last.length || pairs.some(([description], i) => description !== last[i])) {
+    state.descriptions = Object.freeze(pairs.map(([description]) => description));
+  }
+  return { descriptions: state.descriptions, values: pairs.map(([, value]) => value) };
 }
 
 /**
@@ -308,11 +319,11 @@ export class Collector {
     return this.#tapPlan;
   }
 
-  #readVmm(vm: RegisteredVm): readonly VmmCounter[] {
+  #readVmm(vm: RegisteredVm): VmmCounters {
     const state = this.#vmmState(vm);
     if (state.device === undefined) return NO_COUNTERS;
     try {
-      return state.device.read();
+      return countersOf(state, state.device.read());
     } catch (err) {
       // The VM may have torn its device down; reopen on a later tick.
       this.#options.logger.debug({ vm: vm.name, err }, 'hypervisor counters unreadable; reopening');
@@ -325,7 +336,7 @@ export class Collector {
   #vmmState(vm: RegisteredVm): VmmState {
     let state = this.#vmm.get(vm);
     if (state === undefined) {
-      state = { device: undefined, failedOpens: 0 };
+      state = { device: undefined, failedOpens: 0, descriptions: NO_COUNTERS.descriptions };
       this.#vmm.set(vm, state);
     }
     const attempts = this.#options.vmmOpenAttempts ?? DEFAULT_VMM_OPEN_ATTEMPTS;

@@ -7,6 +7,7 @@ export { HEADER_SIZE, WIRE_VERSION, decodeHeader } from './header.js';
 export { encodeMessage, encodeStatsData, encodeStatsDataRows } from './serializer.js';
 export type { StatsRows } from './stats.js';
 export { FrameMemory } from './buffer-writer.js';
+export { vmmCounters, vmmPairs } from './vmm-section.js';
 export { decodeFrame, type DecodeOptions } from './parser.js';
 export { FrameReader, FrameStreamError, DEFAULT_MAX_FRAME_SIZE, type FrameReaderOptions } from './frame-reader.js';
 export { successReply, failReply } from './replies.js';

@@ -5,6 +5,7 @@
 import { WireError } from './errors.js';
 import { EXIT_STATUSES } from './log.js';
 import type { Frame, Header, IfData, LogEvent, Message, Ptime, Rusage, Stats, VmConfig, VmInfo, VmmCounter } from './messages.js';
+import { vmmCounters, vmmPairs } from './vmm-section.js';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
@@ -76,7 +77,7 @@ function statsToJson(stats: Stats): JsonObject {
       stime: { sec: ru.stime.sec.toString(), usec: ru.stime.usec },
       ...Object.fromEntries(RUSAGE_COUNTERS.map((key) => [key, ru[key].toString()])),
     },
-    vmm: stats.vmm.map(([description, value]) => [description, value.toString()]),
+    vmm: vmmPairs(stats.vmm).map(([description, value]) => [description, value.toString()]),
     ifdata: stats.ifdata.map((i) => ({
       name: i.name,
       ...Object.fromEntries(IFDATA_U32S.map((key) => [key, i[key]])),
@@ -181,7 +182,7 @@ function statsFromJson(o: Fields): Stats {
     stime: timeval('stime'),
     ...Object.fromEntries(RUSAGE_COUNTERS.map((key) => [key, ru.u64(key)])),
   } as Rusage;
-  const vmm = o.array('vmm').map((entry, index): VmmCounter => {
+  const pairs = o.array('vmm').map((entry, index): VmmCounter => {
     const path = `${o.path}.vmm[${index}]`;
     if (!Array.isArray(entry) || entry.length !== 2) throw new WireError('bad_json', `${path}: expected a [description, value] pair`);
     const pair = Fields.of({ description: entry[0], value: entry[1] }, path);
@@ -195,7 +196,7 @@ function statsFromJson(o: Fields): Stats {
         ...Object.fromEntries(IFDATA_U64S.map((key) => [key, i.u64(key)])),
       }) as IfData,
   );
-  return { rusage, vmm, ifdata };
+  return { rusage, vmm: vmmCounters(pairs), ifdata };
 }
 
 function eventFromJson(o: Fields): LogEvent {

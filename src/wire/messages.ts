@@ -59,12 +59,23 @@ export interface IfData {
   output_dropped: bigint;
 }
 
-/** A hypervisor counter: its description and value. */
+/** A hypervisor counter as the wire pairs it: its description and value. */
 export type VmmCounter = [description: string, value: bigint];
+
+/**
+ * A VM's hypervisor counters, in the hypervisor's order: values[i] counts what descriptions[i] says. The
+ * wire pairs them; kept apart, the descriptions (which a hypervisor never changes) are one frozen array
+ * that every sample and every decoded frame with those descriptions shares, and a frame costs no array
+ * per counter. vmmCounters() makes one from pairs.
+ */
+export interface VmmCounters {
+  readonly descriptions: readonly string[];
+  readonly values: readonly bigint[];
+}
 
 export interface Stats {
   rusage: Rusage;
-  vmm: VmmCounter[];
+  vmm: VmmCounters;
   ifdata: IfData[];
 }
 

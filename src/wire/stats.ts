@@ -7,7 +7,7 @@ import type { Reader } from './buffer-reader.js';
 import { putInt, putU32, stringSize, type Writer } from './buffer-writer.js';
 import { nameOnly, type Codec } from './codec.js';
 import { IFDATA_COUNTERS_BYTES, MIN_BYTES, RUSAGE_BYTES } from './constants.js';
-import type { IfData, Rusage, Stats, VmmCounter } from './messages.js';
+import type { IfData, Rusage, Stats, VmmCounters } from './messages.js';
 import { Tag } from './tags.js';
 import { getU64, lowWord, putU64, putU64Word } from './u64-words.js';
 import { readVmmCounters, vmmCountersSize, writeVmmCounters } from './vmm-section.js';
@@ -82,7 +82,7 @@ function writeIfData(w: Writer, i: IfData): void {
 export interface StatsRows {
   readonly processWords: Uint32Array;
   readonly processField: number;
-  readonly vmm: readonly VmmCounter[];
+  readonly vmm: VmmCounters;
   readonly tapNames: readonly string[];
   readonly tapWords: Uint32Array;
   /** The first field of each tap's row. */

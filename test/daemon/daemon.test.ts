@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { DaemonOptions, StatsDaemon } from '../../src/daemon/daemon.js';
 import { startTestDaemon } from '../helpers/daemon.js';
 import { sampleProcess } from '../../src/sampler.js';
-import { encodeMessage, jsonLine, messageToJson } from '../../src/wire/index.js';
+import { encodeMessage, jsonLine, messageToJson, vmmCounters } from '../../src/wire/index.js';
 import type { Message, Rusage, Unsent } from '../../src/wire/messages.js';
 import { ChildProcesses, eventually } from '../helpers/processes.js';
 import { RawPeer } from '../helpers/peer.js';
@@ -309,7 +309,7 @@ function zeroStats() {
     utime: tv, stime: tv, maxrss: 0n, ixrss: 0n, idrss: 0n, isrss: 0n, minflt: 0n, majflt: 0n, nswap: 0n,
     inblock: 0n, outblock: 0n, msgsnd: 0n, msgrcv: 0n, nsignals: 0n, nvcsw: 0n, nivcsw: 0n,
   };
-  return { rusage, vmm: [], ifdata: [] };
+  return { rusage, vmm: vmmCounters([]), ifdata: [] };
 }
 
 function withVersion(bytes: Buffer, version: number): Buffer {

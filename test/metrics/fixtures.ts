@@ -2,6 +2,7 @@
 // series shows.
 import { pino, type Logger } from 'pino';
 import type { IfData, Rusage, Stats, VmmCounter } from '../../src/wire/messages.js';
+import { vmmCounters } from '../../src/wire/index.js';
 import type { SelfMetrics, VmSnapshot } from '../../src/metrics/exposition.js';
 
 export function rusage(overrides: Partial<Rusage> = {}): Rusage {
@@ -51,7 +52,7 @@ export function ifdata(name: string, overrides: Partial<IfData> = {}): IfData {
 }
 
 export function stats(taps: IfData[] = [], vmm: VmmCounter[] = [], overrides: Partial<Rusage> = {}): Stats {
-  return { rusage: rusage(overrides), vmm, ifdata: taps };
+  return { rusage: rusage(overrides), vmm: vmmCounters(vmm), ifdata: taps };
 }
 
 export function vm(name: string, taps: IfData[] = [], vmm: VmmCounter[] = []): VmSnapshot {

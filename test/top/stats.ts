@@ -1,4 +1,5 @@
 import type { IfData, Rusage, Stats } from '../../src/wire/messages.js';
+import { vmmCounters } from '../../src/wire/index.js';
 
 export interface TapValues {
   name: string;
@@ -52,5 +53,5 @@ export function stats(values: { userUs: number; systemUs?: number; maxrssKiB?: n
     nvcsw: 0n,
     nivcsw: 0n,
   };
-  return { rusage, vmm: [['vm exits', 1n]], ifdata: (values.taps ?? []).map(tap) };
+  return { rusage, vmm: vmmCounters([['vm exits', 1n]]), ifdata: (values.taps ?? []).map(tap) };
 }

@@ -20,14 +20,27 @@ import {
   REPLY_BIT,
   successReply,
   Tag,
+  vmmCounters,
+  vmmPairs,
   type Message,
   type Stats,
+  type VmmCounter,
 } from '../../src/wire/index.js';
 import { frame, int, str, strs, u16, wireError } from '../helpers/frames.js';
 
 const benchMessage = messageFromJson(
   JSON.parse(readFileSync(new URL('../fixtures/bench-stats-data.json', import.meta.url), 'utf8')),
 ) as Extract<Message, { kind: 'stats.data' }>;
+
+/** `stats` with its vmm counters made from its own pairs by `change`. */
+function withPairs(stats: Stats, change: (pairs: VmmCounter[]) => VmmCounter[]): Stats {
+  return { ...stats, vmm: vmmCounters(change(vmmPairs(stats.vmm))) };
+}
+
+function statsOf(message: Message): Stats {
+  if (message.kind !== 'stats.data') throw new Error(`expected stats.data, got ${message.kind}`);
+  return message.stats;
+}
 
 describe('decodeHeader', () => {
   const header = frame(Tag.StatsAdd, Buffer.alloc(0), 0x0102030405060708n, 1234);
@@ -101,7 +114,8 @@ describe('the encoder refuses what a field cannot carry, before returning anythi
 
   it.each<[string, (s: Stats) => void, string]>([
     ['a negative u64', (s) => (s.rusage.maxrss = -1n), 'bad_value'],
-    ['a u64 of 2^64', (s) => (s.vmm[0][1] = 2n ** 64n), 'bad_value'],
+    ['a u64 of 2^64', (s) => ((s.vmm.values as bigint[])[0] = 2n ** 64n), 'bad_value'],
+    ['fewer values than descriptions', (s) => (s.vmm = { ...s.vmm, values: s.vmm.values.slice(1) }), 'bad_value'],
     ['a number where a u64 goes', (s) => (s.rusage.nswap = 5 as unknown as bigint), 'bad_value'],
     ['a u32 of 2^32', (s) => (s.ifdata[0].mtu = 2 ** 32), 'bad_value'],
     ['a negative u32', (s) => (s.ifdata[1].flags = -1), 'bad_value'],
@@ -146,7 +160,7 @@ describe('encodeStatsData, the hot path', () => {
   it('writes the same bytes as encodeMessage, for the bench frame and with non-ASCII names', () => {
     const { name, stats, id } = benchMessage;
     expect(encodeStatsData(name, stats, id)).toEqual(encodeMessage(benchMessage));
-    const wide: Stats = { ...stats, vmm: stats.vmm.map(([d, v], i) => [i % 3 ? d : `${d} é日本🦊`, v]) };
+    const wide = withPairs(stats, (pairs) => pairs.map(([d, v], i) => [i % 3 ? d : `${d} é日本🦊`, v]));
     const bytes = encodeStatsData(['tenant', 'vm-é'], wide, 42n);
     expect(bytes).toEqual(encodeMessage({ kind: 'stats.data', id: 42n, name: ['tenant', 'vm-é'], stats: wide }));
     expect(decodeFrame(bytes).message).toEqual({ kind: 'stats.data', id: 42n, name: ['tenant', 'vm-é'], stats: wide });
@@ -167,12 +181,12 @@ describe('encodeStatsData, the hot path', () => {
     const base = benchMessage.stats;
     const variants: Stats[] = [
       base,
-      { ...base, vmm: base.vmm.map(([d, v]) => [d, v + 1n]) },
-      { ...base, vmm: base.vmm.map(([d, v], i) => [i === 17 ? `${d}!` : d, v]) },
-      { ...base, vmm: base.vmm.slice(0, 39) },
-      { ...base, vmm: base.vmm.map(([d, v], i) => [i === 3 ? 'dé' : d, v]) },
-      { ...base, vmm: [] },
-      { ...base, vmm: base.vmm.map(([d, v]) => [Buffer.from(d).toString('latin1'), v]) },
+      withPairs(base, (pairs) => pairs.map(([d, v]) => [d, v + 1n])),
+      withPairs(base, (pairs) => pairs.map(([d, v], i) => [i === 17 ? `${d}!` : d, v])),
+      withPairs(base, (pairs) => pairs.slice(0, 39)),
+      withPairs(base, (pairs) => pairs.map(([d, v], i) => [i === 3 ? 'dé' : d, v])),
+      withPairs(base, () => []),
+      withPairs(base, (pairs) => pairs.map(([d, v]) => [Buffer.from(d).toString('latin1'), v])),
     ];
     for (const stats of [...variants, ...variants.reverse(), base, base]) {
       const bytes = encodeStatsData(['vm'], stats, 1n);
@@ -180,14 +194,23 @@ describe('encodeStatsData, the hot path', () => {
     }
   });
 
+  it('writes a changed description although the array holding it is the one written before', () => {
+    const descriptions = [...benchMessage.stats.vmm.descriptions];
+    const stats: Stats = { ...benchMessage.stats, vmm: { descriptions, values: benchMessage.stats.vmm.values } };
+    encodeStatsData(['vm'], withPairs(stats, () => []));
+    encodeStatsData(['vm'], stats); // now the last descriptions written
+    descriptions[9] = 'changed in place';
+    expect(statsOf(decodeFrame(encodeStatsData(['vm'], stats)).message).vmm.descriptions[9]).toBe('changed in place');
+  });
+
   it('checks every counter value when the descriptions are those of the last frame', () => {
     encodeStatsData(['vm'], benchMessage.stats);
-    const spoilt: Stats = { ...benchMessage.stats, vmm: benchMessage.stats.vmm.map(([d, v], i) => [d, i === 20 ? -v - 1n : v]) };
+    const spoilt = withPairs(benchMessage.stats, (pairs) => pairs.map(([d, v], i) => [d, i === 20 ? -v - 1n : v]));
     expect(wireError(() => encodeStatsData(['vm'], spoilt)).code).toBe('bad_value');
   });
 
   it('encodes frames larger than its slabs', () => {
-    const many: Stats = { ...benchMessage.stats, vmm: Array.from({ length: 5000 }, (_, i) => [`counter ${i}`, BigInt(i)]) };
+    const many = withPairs(benchMessage.stats, () => Array.from({ length: 5000 }, (_, i) => [`counter ${i}`, BigInt(i)]));
     const bytes = encodeStatsData(['big'], many);
     expect(bytes.readUInt32BE(16)).toBe(bytes.length - 20);
     expect(decodeFrame(bytes).message).toEqual({ kind: 'stats.data', id: 0n, name: ['big'], stats: many });
@@ -201,7 +224,7 @@ describe('FrameMemory', () => {
   function encodeStatsDataRowsOf(name: string[], memory: FrameMemory): Buffer {
     const words = new Uint32Array(2 * 18);
     words.fill(7);
-    return encodeStatsDataRows(name, { processWords: words, processField: 0, vmm: [], tapNames: [], tapWords: words, tapFields: [] }, 0n, memory);
+    return encodeStatsDataRows(name, { processWords: words, processField: 0, vmm: vmmCounters([]), tapNames: [], tapWords: words, tapFields: [] }, 0n, memory);
   }
 
   it('writes frames back to back, and the same memory again after a reset', () => {
@@ -233,7 +256,7 @@ describe('decoding Stats Data through the last vmm section read', () => {
   /** Where description `index` of the bench frame starts: header, name list, rusage, count, then the pairs. */
   const descriptionAt = (index: number) => {
     let at = 20 + 8 + name.reduce((sum, label) => sum + 2 + label.length, 0) + 144 + 8;
-    for (let i = 0; i < index; i++) at += 2 + stats.vmm[i]![0].length + 8;
+    for (let i = 0; i < index; i++) at += 2 + stats.vmm.descriptions[i]!.length + 8;
     return at;
   };
 
@@ -241,12 +264,20 @@ describe('decoding Stats Data through the last vmm section read', () => {
     decodeFrame(base);
     const patched = Buffer.from(base);
     patched[descriptionAt(17) + 2 + 4] = 'X'.charCodeAt(0);
-    patched.writeBigUInt64BE(0xfedcba9876543210n, descriptionAt(30) + 2 + stats.vmm[30]![0].length);
-    const vmm = (decodeFrame(patched).message as Extract<Message, { kind: 'stats.data' }>).stats.vmm;
+    patched.writeBigUInt64BE(0xfedcba9876543210n, descriptionAt(30) + 2 + stats.vmm.descriptions[30]!.length);
+    const vmm = vmmPairs(statsOf(decodeFrame(patched).message).vmm);
     expect(vmm[17]![0]).toBe('vmm Xounter number 17');
     expect(vmm[30]![1]).toBe(0xfedcba9876543210n);
-    expect(vmm.filter((_, i) => i !== 17 && i !== 30)).toEqual(stats.vmm.filter((_, i) => i !== 17 && i !== 30));
+    expect(vmm.filter((_, i) => i !== 17 && i !== 30)).toEqual(vmmPairs(stats.vmm).filter((_, i) => i !== 17 && i !== 30));
     expect(decodeFrame(base).message).toEqual({ kind: 'stats.data', id: 7n, name, stats });
+  });
+
+  it('gives frames with the same descriptions one frozen array of them', () => {
+    const first = statsOf(decodeFrame(base).message).vmm;
+    const next = statsOf(decodeFrame(encodeStatsData(name, withPairs(stats, (pairs) => pairs.map(([d, v]) => [d, v + 5n])), 8n)).message).vmm;
+    expect(next.descriptions).toBe(first.descriptions);
+    expect(Object.isFrozen(first.descriptions)).toBe(true);
+    expect(next.values).toEqual(stats.vmm.values.map((v) => v + 5n));
   });
 
   it('tells a frame cut inside the section, or with a longer description, from the last one', () => {
@@ -258,9 +289,9 @@ describe('decoding Stats Data through the last vmm section read', () => {
     const at = descriptionAt(5);
     const longer = Buffer.concat([base.subarray(0, at), u16(22), base.subarray(at + 2, at + 23), Buffer.from('!'), base.subarray(at + 23)]);
     longer.writeUInt32BE(longer.length - 20, 16);
-    const vmm = (decodeFrame(longer).message as Extract<Message, { kind: 'stats.data' }>).stats.vmm;
-    expect(vmm[5]).toEqual(['vmm counter number 05!', stats.vmm[5]![1]]);
-    expect(vmm.filter((_, i) => i !== 5)).toEqual(stats.vmm.filter((_, i) => i !== 5));
+    const vmm = vmmPairs(statsOf(decodeFrame(longer).message).vmm);
+    expect(vmm[5]).toEqual(['vmm counter number 05!', stats.vmm.values[5]]);
+    expect(vmm.filter((_, i) => i !== 5)).toEqual(vmmPairs(stats.vmm).filter((_, i) => i !== 5));
   });
 });
 
