@@ -1,7 +1,7 @@
 // vmm-stats at scale, against process-exporter and node_exporter on the same processes and taps.
 //   npm run bench:scale -- --vms N [--seconds S] [--json] [--profile]      (as root; --help for more)
 // Progress goes to stderr; the table (or with --json one JSON line) to stdout.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, release, tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -18,6 +18,8 @@ import { startDaemon, startNodeExporter, startProcessExporter } from './scale/se
 import { Subscriber } from './scale/subscriber.js';
 
 const TAPS_PER_VM = 2;
+/** Debian's packages of the peers, named as their commands are. */
+const PEERS = ['prometheus-process-exporter', 'prometheus-node-exporter'];
 
 const log = (line: string) => process.stderr.write(`bench:scale: ${line}\n`);
 const sleep = (seconds: number) => new Promise((resolve) => setTimeout(resolve, seconds * 1000));
@@ -175,6 +177,11 @@ async function main(): Promise<number> {
   }
   if (process.getuid?.() !== 0) {
     process.stderr.write('bench:scale: needs root (taps need CAP_NET_ADMIN, taskstats needs it too)\n');
+    return 1;
+  }
+  const missing = PEERS.filter((command) => spawnSync(command, ['--version'], { stdio: 'ignore' }).error !== undefined);
+  if (missing.length > 0) {
+    process.stderr.write(`bench:scale: the peers are not installed (${missing.join(', ')}): apt-get install ${PEERS.join(' ')}\n`);
     return 1;
   }
   const cleanup = new Cleanup();
