@@ -3,7 +3,6 @@
 // carrying the full dotted VM name, an `interface` label on tap series.
 import { SHORT_STRING, storeIfAscii } from '../wire/ascii.js';
 import type { IfData, Rusage, Stats, Timeval } from '../wire/messages.js';
-import { vmmPairs } from '../wire/vmm-section.js';
 
 export interface VmSnapshot {
   /** The full VM name, dotted; any UTF-8. */
@@ -343,8 +342,10 @@ function prepareRows(vms: Iterable<VmSnapshot>): Rows {
     for (const data of firstByKey(stats.ifdata, (i) => i.name)) {
       rows.taps.push({ labels: `{${vm},interface="${escapeLabelValue(data.name)}"} `, item: data });
     }
-    for (const [description, value] of firstByKey(vmmPairs(stats.vmm), ([d]) => d)) {
-      rows.counters.push({ labels: `{${vm},counter="${escapeLabelValue(description)}"} `, item: value });
+    // By index: pairs of the counters would be an array per counter per scrape.
+    const { descriptions, values } = stats.vmm;
+    for (const i of firstByKey([...descriptions.keys()], (i) => descriptions[i]!)) {
+      rows.counters.push({ labels: `{${vm},counter="${escapeLabelValue(descriptions[i]!)}"} `, item: values[i]! });
     }
   }
   return rows;
