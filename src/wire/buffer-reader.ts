@@ -56,9 +56,7 @@ export class Reader {
   /** Claims the next `bytes` bytes and returns their offset, for blocks read at fixed offsets. */
   take(bytes: number, what = 'a field'): number {
     const at = this.pos;
-    if (this.end - at < bytes) {
-      throw new WireError('truncated', `${what} needs ${bytes} bytes at offset ${at}, only ${this.end - at} left`);
-    }
+    if (this.end - at < bytes) throw truncated(what, bytes, at, this.end - at);
     this.pos = at + bytes;
     return at;
   }
@@ -98,8 +96,7 @@ export class Reader {
     const high = this.data.getInt32(this.base + offset);
     const low = this.data.getUint32(this.base + offset + 4);
     if (high > SAFE_HIGH_MAX || high < SAFE_HIGH_MIN || (high === SAFE_HIGH_MIN && low === 0)) {
-      const value = this.data.getBigInt64(this.base + offset);
-      throw new WireError('int_range', `int ${value} at offset ${offset} is outside ±(2^53−1)`);
+      throw outOfIntRange(this.data.getBigInt64(this.base + offset), offset);
     }
     return high * TWO_POW_32 + low;
   }
@@ -113,8 +110,7 @@ export class Reader {
     const high = this.u32At(at);
     const low = this.u32At(at + 4);
     if (high !== 0 || low * minElementBytes > this.end - this.pos) {
-      const count = this.data.getBigInt64(this.base + at);
-      throw new WireError('bad_count', `list count ${count} at offset ${at} does not fit the ${this.end - this.pos} bytes left`);
+      throw badCount(this.data.getBigInt64(this.base + at), at, this.end - this.pos);
     }
     return low;
   }
@@ -167,4 +163,19 @@ export class Reader {
     }
     return { d, ps };
   }
+}
+
+// The errors are made out of line: their messages' bytecode would count against V8's budget for inlining
+// the readers into their callers.
+
+function truncated(what: string, bytes: number, at: number, left: number): WireError {
+  return new WireError('truncated', `${what} needs ${bytes} bytes at offset ${at}, only ${left} left`);
+}
+
+function outOfIntRange(value: bigint, offset: number): WireError {
+  return new WireError('int_range', `int ${value} at offset ${offset} is outside ±(2^53−1)`);
+}
+
+function badCount(count: bigint, at: number, left: number): WireError {
+  return new WireError('bad_count', `list count ${count} at offset ${at} does not fit the ${left} bytes left`);
 }
