@@ -1,6 +1,6 @@
 // u64 <-> bigint from two inlined 32-bit DataView accesses, a fraction of the cost of DataView's
-// getBigUint64/setBigUint64, which V8 does not inline. The functions are kept small so that a block of many
-// u64 fields inlines them all within V8's budget.
+// getBigUint64/setBigUint64, which V8 does not inline. The functions are kept small, for V8 to inline them
+// into the blocks that read and write many u64 fields.
 // - Reading joins the words by arithmetic: V8 compiles BigInt.asUintN(64, …) of BigInt(u32) shifts and ORs
 //   to plain 64-bit integer operations, so the result's allocation is all that is left. Joining them in a
 //   scratch BigUint64Array, as writing does, made every read wait on two 32-bit stores feeding one 64-bit
