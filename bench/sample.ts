@@ -13,7 +13,7 @@ import { runInNewContext } from 'node:vm';
 import { fileURLToPath } from 'node:url';
 import pidusage from 'pidusage';
 import si from 'systeminformation';
-import { InterfaceSampler, sampleProcesses } from '../src/sampler.js';
+import { InterfaceSampler, sampleProcesses } from '../src/sampler/sampler.js';
 
 const PROCESSES = 50;
 const INTERFACES = 50;

@@ -6,7 +6,7 @@ import { openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { StatsClient } from '../../src/client.js';
+import { StatsClient } from '../../src/client/client.js';
 import type { Cleanup } from './cleanup.js';
 import { MARKER, STAND_IN_ARGV0 } from './fleet.js';
 import { Scraper } from './scrape.js';

@@ -1,7 +1,7 @@
 // The harness's side of the Stats channel: registers every stand-in in one pipelined burst, or subscribes
 // to all of them and counts the Data frames that arrive.
 import { performance } from 'node:perf_hooks';
-import { StatsClient } from '../../src/client.js';
+import { StatsClient } from '../../src/client/client.js';
 import type { VmStandIn } from './fleet.js';
 
 export class Subscriber {

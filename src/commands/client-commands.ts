@@ -1,4 +1,4 @@
-import { StatsClient, type StatsRequest } from '../client.js';
+import { StatsClient, type StatsRequest } from '../client/client.js';
 import type { Unsent } from '../wire/messages.js';
 import { DEFAULT_SOCKET_PATH } from '../daemon/socket-path.js';
 import { parseCommandLine, parseInteger, UsageError, type Command } from './command.js';

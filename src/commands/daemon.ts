@@ -1,4 +1,4 @@
-import { createLogger } from '../log.js';
+import { createLogger } from '../log/logger.js';
 import { StatsDaemon } from '../daemon/daemon.js';
 import { DEFAULT_SOCKET_PATH } from '../daemon/socket-path.js';
 import { DEFAULT_MAX_FRAME_SIZE } from '../wire/index.js';

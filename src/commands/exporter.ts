@@ -1,5 +1,5 @@
-import { createLogger } from '../log.js';
-import { Exporter } from '../exporter.js';
+import { createLogger } from '../log/logger.js';
+import { Exporter } from '../exporter/exporter.js';
 import { DEFAULT_SOCKET_PATH } from '../daemon/socket-path.js';
 import { DEFAULT_METRICS_HOST, DEFAULT_METRICS_PORT, parseListenAddress, startMetricsServer } from '../metrics/server.js';
 import { LOG_LEVELS, parseCommandLine, parseLogLevel, parseOption, terminationSignal, UsageError, type Command } from './command.js';

@@ -6,7 +6,7 @@ import {
   sampleProcess,
   type ProcessSample,
   type VmmTarget,
-} from '../sampler.js';
+} from '../sampler/sampler.js';
 import { parseCommandLine, parseInteger, type Command } from './command.js';
 
 const usage = `usage: vmm-stats sample --pid PID [--tap IF]... [--vmm] [--vmm-device NAME] [--debugfs DIR] [--json]

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { StatsClient } from '../client.js';
+import { StatsClient } from '../client/client.js';
 import { TopModel } from '../top/model.js';
 import {
   DEFAULT_ORDER,

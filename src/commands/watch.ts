@@ -1,4 +1,4 @@
-import { StatsClient } from '../client.js';
+import { StatsClient } from '../client/client.js';
 import { frameToJson } from '../wire/index.js';
 import type { Frame, IfData, Stats } from '../wire/messages.js';
 import { parseCommandLine, terminationSignal, UsageError, type Command } from './command.js';

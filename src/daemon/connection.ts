@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { Logger } from '../log.js';
+import type { Logger } from '../log/logger.js';
 import { FrameReader, WireError } from '../wire/index.js';
 import type { VmName } from '../wire/messages.js';
 import { coversVm } from './registry.js';

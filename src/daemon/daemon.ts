@@ -1,7 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import type { Logger } from '../log.js';
-import { Collector, type TickReport } from '../collector.js';
-import { sampleProcess, SamplerError } from '../sampler.js';
+import type { Logger } from '../log/logger.js';
+import { Collector, type TickReport } from '../collector/collector.js';
+import { sampleProcess, SamplerError } from '../sampler/sampler.js';
 import {
   decodeFrame,
   decodeHeader,

@@ -1,7 +1,7 @@
 import { createConnection } from 'node:net';
 import { chmod, chown, lstat, mkdir, readFile, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { Logger } from '../log.js';
+import type { Logger } from '../log/logger.js';
 
 /** The seed's path for the stats daemon's socket. */
 export const DEFAULT_SOCKET_PATH = '/var/run/albatross/stat.sock';

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import type { Logger } from '../log.js';
+import type { Logger } from '../log/logger.js';
 import {
   negotiateFormat, parseAcceptList, renderMetricsBytes, type SelfMetrics, type VmSnapshot,
 } from './exposition.js';

@@ -1,6 +1,6 @@
 // What `vmm-stats top` shows, computed from the Data frames a subscription delivers: per-VM rates from
 // the difference between a VM's successive frames. Pure: the caller says when each frame arrived.
-import { staleAfterMs } from '../client.js';
+import { staleAfterMs } from '../client/client.js';
 import type { IfData, Stats, Timeval, VmName } from '../wire/messages.js';
 
 /** Traffic summed over a VM's taps. On a tap, "in" is what the VM sent (the host's receive side). */

@@ -4,9 +4,9 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Collector } from '../../src/collector.js';
+import { Collector } from '../../src/collector/collector.js';
 import { Registry, type RegisteredVm } from '../../src/daemon/registry.js';
-import { sampleProcess } from '../../src/sampler.js';
+import { sampleProcess } from '../../src/sampler/sampler.js';
 import { decodeFrame, encodeStatsData } from '../../src/wire/index.js';
 
 const collectors: Collector[] = [];

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DaemonOptions, StatsDaemon } from '../../src/daemon/daemon.js';
 import { startTestDaemon } from '../helpers/daemon.js';
-import { sampleProcess } from '../../src/sampler.js';
+import { sampleProcess } from '../../src/sampler/sampler.js';
 import { encodeMessage, jsonLine, messageToJson, vmmCounters } from '../../src/wire/index.js';
 import type { Message, Rusage, Unsent } from '../../src/wire/messages.js';
 import { ChildProcesses, eventually } from '../helpers/processes.js';

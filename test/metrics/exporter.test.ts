@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { StatsClient } from '../../src/client.js';
-import { Exporter } from '../../src/exporter.js';
+import { StatsClient } from '../../src/client/client.js';
+import { Exporter } from '../../src/exporter/exporter.js';
 import { startMetricsServer, type MetricsServer } from '../../src/metrics/server.js';
 import { ChildProcesses, eventually } from '../helpers/processes.js';
 

@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StatsClient } from '../../src/client.js';
+import { StatsClient } from '../../src/client/client.js';
 import type { StatsDaemon } from '../../src/daemon/daemon.js';
 import { startTestDaemon } from '../helpers/daemon.js';
 import { renderMetrics } from '../../src/metrics/exposition.js';

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InterfaceSampler, SamplerError } from '../../src/sampler.js';
+import { InterfaceSampler, SamplerError } from '../../src/sampler/sampler.js';
 import type { IfData } from '../../src/wire/messages.js';
 import { TapVmm, tapUnavailableReason, uniqueInterfaceName } from '../helpers/net.js';
 import { pythonUnavailableReason } from './usage-child.js';

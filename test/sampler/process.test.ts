@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { sampleProcess, sampleProcesses, SamplerError, type ProcessSample } from '../../src/sampler.js';
+import { sampleProcess, sampleProcesses, SamplerError, type ProcessSample } from '../../src/sampler/sampler.js';
 import { pythonUnavailableReason, UsageChild, withProcessSource } from './usage-child.js';
 
 const isRoot = process.getuid?.() === 0;

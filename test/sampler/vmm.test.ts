@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
-import { DEFAULT_DEBUGFS_ROOT, openVmmDevice, SamplerError, type VmmDevice, type VmmTarget } from '../../src/sampler.js';
+import { DEFAULT_DEBUGFS_ROOT, openVmmDevice, SamplerError, type VmmDevice, type VmmTarget } from '../../src/sampler/sampler.js';
 import { thrown } from '../helpers/thrown.js';
 
 const fixture = fileURLToPath(new URL('../fixtures/kvm-debugfs', import.meta.url));
@@ -30,7 +30,7 @@ const errorCode = (run: () => unknown) => thrown(SamplerError, run).code;
  * them): 'opened', or the SamplerError's code.
  */
 function openAsNobody(target: VmmTarget, capabilities: string[] = []): string {
-  const sampler = pathToFileURL(fileURLToPath(new URL('../../src/sampler.ts', import.meta.url))).href;
+  const sampler = pathToFileURL(fileURLToPath(new URL('../../src/sampler/sampler.ts', import.meta.url))).href;
   const script = `import { openVmmDevice } from '${sampler}';
     try { openVmmDevice(${JSON.stringify(target)}); console.log('opened'); }
     catch (err) { console.log(err.code); }`;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MIN_STALE_MS, STALE_INTERVALS } from '../../src/client.js';
+import { MIN_STALE_MS, STALE_INTERVALS } from '../../src/client/client.js';
 import { TopModel, type VmRow } from '../../src/top/model.js';
 import { stats } from './stats.js';
 

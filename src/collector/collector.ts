@@ -1,7 +1,7 @@
 import { constants } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import type { Logger } from './log.js';
-import type { RegisteredVm, Registry } from './daemon/registry.js';
+import type { Logger } from '../log/logger.js';
+import type { RegisteredVm, Registry } from '../daemon/registry.js';
 import {
   ifDataAt,
   InterfaceSampler,
@@ -13,9 +13,9 @@ import {
   SamplerError,
   START_TIME_FIELD,
   type VmmDevice,
-} from './sampler.js';
-import { encodeStatsDataRows, type FrameMemory, type StatsRows } from './wire/index.js';
-import type { Stats, VmmCounter, VmmCounters } from './wire/messages.js';
+} from '../sampler/sampler.js';
+import { encodeStatsDataRows, type FrameMemory, type StatsRows } from '../wire/index.js';
+import type { Stats, VmmCounter, VmmCounters } from '../wire/messages.js';
 
 /** What every tick fills anew: the sampler's rows of all processes and of the wanted VMs' taps. */
 interface TickRows {

@@ -1,8 +1,8 @@
-import { MIN_STALE_MS, staleAfterMs, StatsClient } from './client.js';
-import type { Logger } from './log.js';
-import type { MetricsSource } from './metrics/server.js';
-import type { VmSnapshot } from './metrics/exposition.js';
-import type { Frame } from './wire/messages.js';
+import { MIN_STALE_MS, staleAfterMs, StatsClient } from '../client/client.js';
+import type { Logger } from '../log/logger.js';
+import type { MetricsSource } from '../metrics/server.js';
+import type { VmSnapshot } from '../metrics/exposition.js';
+import type { Frame } from '../wire/messages.js';
 
 export interface ExporterOptions {
   socketPath: string;

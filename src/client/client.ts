@@ -1,6 +1,6 @@
 import { createConnection, type Socket } from 'node:net';
-import { decodeFrame, encodeMessage, FrameReader } from './wire/index.js';
-import type { Frame, Message, Unsent } from './wire/messages.js';
+import { decodeFrame, encodeMessage, FrameReader } from '../wire/index.js';
+import type { Frame, Message, Unsent } from '../wire/messages.js';
 
 export type StatsRequest = Extract<Message, { kind: 'stats.add' | 'stats.remove' | 'stats.subscribe' }>;
 export type Reply = Extract<Message, { kind: 'success' | 'fail' }>;

@@ -10,8 +10,8 @@ import { createRequire } from 'node:module';
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { getSystemErrorMap } from 'node:util';
-import type { IfData, Rusage, VmmCounter } from './wire/messages.js';
-import { lowWord } from './wire/u64-words.js';
+import type { IfData, Rusage, VmmCounter } from '../wire/messages.js';
+import { lowWord } from '../wire/u64-words.js';
 
 /** Where Linux publishes KVM's per-VM statistics. */
 export const DEFAULT_DEBUGFS_ROOT = '/sys/kernel/debug/kvm';
@@ -213,8 +213,8 @@ function loadAddon(): Addon {
   }
   const require = createRequire(import.meta.url);
   const load = require('node-gyp-build') as (root: string) => Addon;
-  // src/ and dist/ both sit one level below the package root, where binding.gyp and prebuilds/ are.
-  return load(fileURLToPath(new URL('..', import.meta.url)));
+  // src/sampler/ and dist/sampler/ both sit two levels below the package root, where binding.gyp and prebuilds/ are.
+  return load(fileURLToPath(new URL('../..', import.meta.url)));
 }
 
 /**
