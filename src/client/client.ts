@@ -5,19 +5,6 @@ import type { Frame, Message, Unsent } from '../wire/messages.js';
 export type StatsRequest = Extract<Message, { kind: 'stats.add' | 'stats.remove' | 'stats.subscribe' }>;
 export type Reply = Extract<Message, { kind: 'success' | 'fail' }>;
 
-/**
- * A subscriber learns that a VM is gone only by its Data stopping (the channel has no Remove for
- * subscribers): a VM is stale after this many of its intervals without Data...
- */
-export const STALE_INTERVALS = 3;
-/** ...and never sooner than this, so that a late batch of frames does not make VMs flicker. */
-export const MIN_STALE_MS = 1000;
-
-/** How long a VM sending Data every `intervalMs` may go quiet before it counts as gone. */
-export function staleAfterMs(intervalMs: number): number {
-  return Math.max(STALE_INTERVALS * intervalMs, MIN_STALE_MS);
-}
-
 /** The daemon is not there: an operator's error, said plainly. */
 export class DaemonUnreachableError extends Error {
   override name = 'DaemonUnreachableError';

@@ -1,7 +1,9 @@
+// The collector: given the VMs to watch, samples them in as few calls into the addon as it can and returns
+// the tick's snapshot. It knows nothing of who registered the VMs or who reads the numbers: the daemon owns
+// the registry and decides what to do with a VM whose process is gone.
 import { constants } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log/logger.js';
-import type { RegisteredVm, Registry } from '../daemon/registry.js';
 import {
   ifDataAt,
   InterfaceSampler,
@@ -14,20 +16,19 @@ import {
   START_TIME_FIELD,
   type VmmDevice,
 } from '../sampler/sampler.js';
+import type { RegisteredVm } from '../vm/vm.js';
 import { encodeStatsDataRows, type FrameMemory, type StatsRows } from '../wire/index.js';
 import type { Stats, VmmCounter, VmmCounters } from '../wire/messages.js';
 
-/** What every tick fills anew: the sampler's rows of all processes and of the wanted VMs' taps. */
+/** The sampler's rows of one tick: made for it, and never refilled, so a sample stays as it was read. */
 interface TickRows {
-  processes: SampleRows;
-  taps: SampleRows;
-  /** Which tick filled them. */
-  tick: number;
+  readonly processes: SampleRows;
+  readonly taps: SampleRows;
 }
 
 /**
  * A VM's numbers from one tick, left in the tick's rows: a Data frame is encoded straight from them, and
- * records (bigints, objects) are made only when asked for. Valid until the next tick refills the rows.
+ * records (bigints, objects) are made only when asked for.
  */
 export class VmSample implements StatsRows {
   readonly vm: RegisteredVm;
@@ -36,7 +37,6 @@ export class VmSample implements StatsRows {
   readonly tapNames: readonly string[];
   readonly tapFields: readonly number[];
   readonly #rows: TickRows;
-  readonly #tick: number;
   #stats: Stats | undefined;
 
   constructor(vm: RegisteredVm, rows: TickRows, processField: number, vmm: VmmCounters, taps: TapRows) {
@@ -46,21 +46,20 @@ export class VmSample implements StatsRows {
     this.tapNames = taps.names;
     this.tapFields = taps.fields;
     this.#rows = rows;
-    this.#tick = rows.tick;
   }
 
   get processWords(): Uint32Array {
-    return this.#current().processes.words;
+    return this.#rows.processes.words;
   }
 
   get tapWords(): Uint32Array {
-    return this.#current().taps.words;
+    return this.#rows.taps.words;
   }
 
   /** The numbers as the wire's record; made on first use. */
   get stats(): Stats {
     if (this.#stats === undefined) {
-      const rows = this.#current();
+      const rows = this.#rows;
       this.#stats = {
         rusage: processSampleAt(rows.processes, this.processField, this.vm.pid).rusage,
         vmm: this.vmm,
@@ -74,11 +73,6 @@ export class VmSample implements StatsRows {
   dataFrame(memory?: FrameMemory): Buffer {
     return encodeStatsDataRows(this.vm.labels, this, 0n, memory);
   }
-
-  #current(): TickRows {
-    if (this.#rows.tick !== this.#tick) throw new Error(`the sample of ${this.vm.name} was read after a later tick replaced it`);
-    return this.#rows;
-  }
 }
 
 /** A VM's taps that were read, and where each one's row starts. */
@@ -87,53 +81,81 @@ interface TapRows {
   fields: readonly number[];
 }
 
-export interface TickReport {
-  samples: VmSample[];
+/**
+ * What a tick samples. The caller keeps handing the same arrays while nothing changed, and new ones when
+ * something did: the collector plans its calls into the addon once per pair of arrays, not once per tick.
+ */
+export interface Targets {
+  /** Every VM whose process is watched; one whose process is gone is reported, wanted or not. */
+  readonly vms: readonly RegisteredVm[];
+  /** Those of `vms`, in their order, whose numbers someone wants: their taps and counters are read too. */
+  readonly wanted: readonly RegisteredVm[];
+}
+
+/** Why a watched VM's process is not the one registered any more. */
+export interface GoneVm {
+  vm: RegisteredVm;
+  why: string;
+}
+
+export interface TickSnapshot {
+  /** The wanted VMs whose process was read, in the order of `wanted`. */
+  readonly samples: readonly VmSample[];
+  readonly gone: readonly GoneVm[];
   /** Wall time of the tick, in seconds. */
-  seconds: number;
+  readonly seconds: number;
 }
 
 export interface CollectorOptions {
-  intervalMs: number;
   logger: Logger;
-  /** Whether a VM's numbers are wanted this tick (someone subscribes, or the metrics endpoint is on). */
-  wants(vm: RegisteredVm): boolean;
   /** Where KVM publishes per-VM statistics; the sampler's default when absent. */
   debugfsRoot?: string;
   /** How many ticks to try opening a VM's hypervisor counters before giving up on them. */
   vmmOpenAttempts?: number;
 }
 
+export interface CollectorStats {
+  lastTickSeconds: number;
+  ticks: number;
+  tickSecondsTotal: number;
+}
+
 /** Albatross opens the vmm device lazily, a few times, since the VMM creates it after it starts. */
 const DEFAULT_VMM_OPEN_ATTEMPTS = 5;
 
-/** The registered VMs as a tick samples them, remade when the registry changes. */
-interface Roster {
-  generation: number;
-  vms: RegisteredVm[];
+/** How a tick reads the targets, remade when the caller hands new arrays. */
+interface Plan {
+  targets: Targets;
   pids: number[];
-}
-
-/** Which taps a tick reads, for which wanted VMs, remade when those VMs change. */
-interface TapPlan {
-  vms: RegisteredVm[];
-  names: string[];
-  /** Per VM of `vms`: the row of each of its taps among `names`. */
-  rows: number[][];
-  /** Per VM of `vms`: its taps and where their rows start, once the rows' width is known. */
-  taps?: TapRows[];
+  /** Per wanted VM: its row among the processes. */
+  processRows: number[];
+  /** Every tap of the wanted VMs, once each. */
+  tapNames: string[];
+  /** Per wanted VM: the row of each of its taps among `tapNames`. */
+  tapRows: number[][];
 }
 
 const NO_COUNTERS: VmmCounters = Object.freeze({ descriptions: Object.freeze([]), values: Object.freeze([]) });
 
-/**
- * The taps of `all` (rows `rows` of `sampled`) that were read, `all` itself when every one was: a tap that
- * does not exist (yet, or any more) is left out.
- */
-function readTaps(all: TapRows, rows: number[], sampled: SampleRows): TapRows {
+function planOf(targets: Targets): Plan {
+  const rowOfVm = new Map(targets.vms.map((vm, row) => [vm, row]));
+  const processRows = targets.wanted.map((vm) => {
+    const row = rowOfVm.get(vm);
+    if (row === undefined) throw new Error(`wanted VM ${vm.name} is not among the VMs watched`);
+    return row;
+  });
+  const tapNames = [...new Set(targets.wanted.flatMap((vm) => vm.taps))];
+  const rowOfTap = new Map(tapNames.map((name, row) => [name, row]));
+  const tapRows = targets.wanted.map((vm) => vm.taps.map((tap) => rowOfTap.get(tap)!));
+  return { targets, pids: targets.vms.map((vm) => vm.pid), processRows, tapNames, tapRows };
+}
+
+/** The taps of a VM (rows `rows` of `sampled`) that were read: a tap that does not exist (yet, or any more) is left out. */
+function readTaps(names: readonly string[], rows: readonly number[], sampled: SampleRows): TapRows {
+  const fields = rows.map((row) => row * sampled.fields);
   const read = (_: unknown, i: number) => sampled.errors[rows[i]!] === 0;
-  if (all.names.every(read)) return all;
-  return { names: all.names.filter(read), fields: all.fields.filter(read) };
+  if (names.every(read)) return { names, fields };
+  return { names: names.filter(read), fields: fields.filter(read) };
 }
 
 /** A VM's hypervisor counters: opened lazily, retried for a few ticks, then given up with one log line. */
@@ -153,62 +175,27 @@ function countersOf(state: VmmState, pairs: readonly VmmCounter[]): VmmCounters 
   return { descriptions: state.descriptions, values: pairs.map(([, value]) => value) };
 }
 
-/**
- * Samples the registered VMs every interval. Ticks never overlap (a tick runs to its end before the next
- * is scheduled) and never drift (each is due at origin + k × interval; a tick that overruns skips the
- * slots it missed and is logged with its duration).
- */
+/** Samples VMs when asked; keeps what outlives a tick (the netlink socket, the VMs' hypervisor devices). */
 export class Collector {
-  readonly #registry: Registry;
   readonly #options: CollectorOptions;
-  readonly #onTick: (report: TickReport) => void;
   readonly #interfaces = new InterfaceSampler();
   readonly #vmm = new Map<RegisteredVm, VmmState>();
-  readonly #rows: TickRows = { processes: new SampleRows(), taps: new SampleRows(), tick: 0 };
-  #roster: Roster = { generation: -1, vms: [], pids: [] };
-  #tapPlan: TapPlan = { vms: [], names: [], rows: [] };
-  #latest: VmSample[] = [];
-  #timer: NodeJS.Timeout | undefined;
-  #origin = 0;
-  #slot = 0;
-  #lastTickSeconds = 0;
-  #ticks = 0;
-  #tickSecondsTotal = 0;
+  #plan: Plan | undefined;
+  #stats: CollectorStats = { lastTickSeconds: 0, ticks: 0, tickSecondsTotal: 0 };
 
-  constructor(registry: Registry, options: CollectorOptions, onTick: (report: TickReport) => void) {
-    this.#registry = registry;
+  constructor(options: CollectorOptions) {
     this.#options = options;
-    this.#onTick = onTick;
   }
 
-  start(): void {
-    this.#origin = performance.now();
-    this.#slot = 0;
-    this.#scheduleNext();
-  }
-
-  stop(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+  /** Closes what the collector holds; a tick after this fails. */
+  close(): void {
     for (const state of this.#vmm.values()) state.device?.close();
     this.#vmm.clear();
     this.#interfaces.close();
   }
 
-  /** The last tick's sample of each VM still registered, for the metrics endpoint. */
-  latest(): Iterable<VmSample> {
-    return this.#latest;
-  }
-
-  get stats(): { lastTickSeconds: number; ticks: number; tickSecondsTotal: number } {
-    return { lastTickSeconds: this.#lastTickSeconds, ticks: this.#ticks, tickSecondsTotal: this.#tickSecondsTotal };
-  }
-
-  /** Forgets what is kept for a VM that was removed or replaced. */
-  forget(vm: RegisteredVm): void {
-    this.#vmm.get(vm)?.device?.close();
-    this.#vmm.delete(vm);
-    if (this.#latest.some((sample) => sample.vm === vm)) this.#latest = this.#latest.filter((sample) => sample.vm !== vm);
+  get stats(): Readonly<CollectorStats> {
+    return this.#stats;
   }
 
   /** The interfaces among `names` that do not exist now. */
@@ -217,106 +204,64 @@ export class Collector {
     return this.#interfaces.sample(names).flatMap((result, i) => (result.ok ? [] : [names[i]!]));
   }
 
-  /** One tick: sample every registered VM's process (to see exits), and the rest of the wanted ones. */
-  tick(): TickReport {
+  /** One tick: every watched VM's process (to see exits), and the taps and counters of the wanted ones. */
+  tick(targets: Targets): TickSnapshot {
     const started = performance.now();
-    this.#rows.tick += 1;
-    // The rows change from here on: the last tick's samples are void, even if this tick fails.
-    this.#latest = [];
-    const { vms, processFields } = this.#sampleProcesses();
-    const taps = this.#sampleTaps(vms);
-    const samples = vms.map((vm, i) => new VmSample(vm, this.#rows, processFields[i]!, this.#readVmm(vm), taps[i]!));
-    this.#latest = samples;
+    const plan = this.#planFor(targets);
+    const rows: TickRows = { processes: new SampleRows(), taps: new SampleRows() };
+    sampleProcessRows(plan.pids, rows.processes);
+    const gone = this.#goneVms(plan, rows.processes);
+    if (plan.tapNames.length > 0) this.#interfaces.sampleRows(plan.tapNames, rows.taps);
+    const samples: VmSample[] = [];
+    targets.wanted.forEach((vm, i) => {
+      const processField = plan.processRows[i]! * rows.processes.fields;
+      if (!this.#isRegisteredProcess(vm, rows.processes, plan.processRows[i]!)) return;
+      const taps = readTaps(vm.taps, plan.tapRows[i]!, rows.taps);
+      samples.push(new VmSample(vm, rows, processField, this.#readVmm(vm), taps));
+    });
     const seconds = (performance.now() - started) / 1000;
-    this.#lastTickSeconds = seconds;
-    this.#ticks += 1;
-    this.#tickSecondsTotal += seconds;
-    return { samples, seconds };
+    this.#stats = {
+      lastTickSeconds: seconds,
+      ticks: this.#stats.ticks + 1,
+      tickSecondsTotal: this.#stats.tickSecondsTotal + seconds,
+    };
+    return { samples, gone, seconds };
   }
 
-  #scheduleNext(): void {
-    this.#slot += 1;
-    const now = performance.now();
-    let due = this.#origin + this.#slot * this.#options.intervalMs;
-    if (due < now) {
-      const missed = Math.ceil((now - due) / this.#options.intervalMs);
-      this.#slot += missed;
-      due += missed * this.#options.intervalMs;
+  #planFor(targets: Targets): Plan {
+    const known = this.#plan?.targets;
+    if (known?.vms === targets.vms && known.wanted === targets.wanted) return this.#plan!;
+    this.#plan = planOf(targets);
+    this.#forgetAllBut(targets.vms);
+    return this.#plan;
+  }
+
+  /** Drops what is kept for VMs no longer watched (removed, or replaced by a new registration). */
+  #forgetAllBut(vms: readonly RegisteredVm[]): void {
+    if (this.#vmm.size === 0) return;
+    const watched = new Set(vms);
+    for (const [vm, state] of this.#vmm) {
+      if (watched.has(vm)) continue;
+      state.device?.close();
+      this.#vmm.delete(vm);
     }
-    this.#timer = setTimeout(() => this.#runTick(), due - now);
   }
 
-  #runTick(): void {
-    try {
-      const report = this.tick();
-      if (report.seconds * 1000 > this.#options.intervalMs) {
-        this.#options.logger.warn(
-          { tickMs: Math.round(report.seconds * 1000), intervalMs: this.#options.intervalMs },
-          'slow tick: sampling took longer than the interval; the ticks it overran are skipped',
-        );
-      }
-      this.#onTick(report);
-    } catch (err) {
-      this.#options.logger.error({ err }, 'tick failed');
-    }
-    if (this.#timer !== undefined) this.#scheduleNext();
+  #isRegisteredProcess(vm: RegisteredVm, processes: SampleRows, row: number): boolean {
+    return processes.errors[row] === 0 && processes.rows[row * processes.fields + START_TIME_FIELD] === vm.startTime;
   }
 
-  /** Every registered VM's process in one call; the VMs alive and wanted, and where their rows start. */
-  #sampleProcesses(): { vms: RegisteredVm[]; processFields: number[] } {
-    const roster = this.#currentRoster();
-    const processes = this.#rows.processes;
-    sampleProcessRows(roster.pids, processes);
-    const vms: RegisteredVm[] = [];
-    const processFields: number[] = [];
-    for (let i = 0; i < roster.vms.length; i++) {
-      const vm = roster.vms[i]!;
-      const errno = processes.errors[i]!;
-      const at = i * processes.fields;
-      if (errno === 0 && processes.rows[at + START_TIME_FIELD] === vm.startTime) {
-        if (!this.#options.wants(vm)) continue;
-        vms.push(vm);
-        processFields.push(at);
-      } else if (errno === 0 || errno === constants.errno.ESRCH) {
-        this.#unregisterExited(vm, errno === 0 ? 'its pid now belongs to another process' : 'the process is gone');
-      } else {
-        this.#options.logger.warn({ vm: vm.name, pid: vm.pid, err: processError(vm.pid, errno) }, 'cannot read the VM process');
-      }
-    }
-    return { vms, processFields };
-  }
-
-  #currentRoster(): Roster {
-    const generation = this.#registry.generation;
-    if (this.#roster.generation !== generation) {
-      const vms = [...this.#registry.all()];
-      this.#roster = { generation, vms, pids: vms.map((vm) => vm.pid) };
-    }
-    return this.#roster;
-  }
-
-  #unregisterExited(vm: RegisteredVm, why: string): void {
-    if (!this.#registry.removeExact(vm)) return;
-    this.forget(vm);
-    this.#options.logger.info({ vm: vm.name, pid: vm.pid }, `VM process exited (${why}): unregistered`);
-  }
-
-  /** All taps of the wanted VMs in one sampler call; per VM, its taps that were read and their rows. */
-  #sampleTaps(vms: RegisteredVm[]): TapRows[] {
-    const plan = this.#planTaps(vms);
-    const rows = this.#rows.taps;
-    if (plan.names.length > 0) this.#interfaces.sampleRows(plan.names, rows);
-    plan.taps ??= plan.rows.map((tapRows, i) => ({ names: vms[i]!.taps, fields: tapRows.map((row) => row * rows.fields) }));
-    return plan.taps.map((taps, i) => readTaps(taps, plan.rows[i]!, rows));
-  }
-
-  #planTaps(vms: RegisteredVm[]): TapPlan {
-    const known = this.#tapPlan.vms;
-    if (vms.length === known.length && vms.every((vm, i) => vm === known[i])) return this.#tapPlan;
-    const names = [...new Set(vms.flatMap((vm) => vm.taps))];
-    const rowOf = new Map(names.map((name, row) => [name, row]));
-    this.#tapPlan = { vms, names, rows: vms.map((vm) => vm.taps.map((tap) => rowOf.get(tap)!)) };
-    return this.#tapPlan;
+  /** The watched VMs whose pid is gone or now another process's; a process that cannot be read is logged. */
+  #goneVms(plan: Plan, processes: SampleRows): GoneVm[] {
+    const gone: GoneVm[] = [];
+    plan.targets.vms.forEach((vm, row) => {
+      if (this.#isRegisteredProcess(vm, processes, row)) return;
+      const errno = processes.errors[row]!;
+      if (errno === 0) gone.push({ vm, why: 'its pid now belongs to another process' });
+      else if (errno === constants.errno.ESRCH) gone.push({ vm, why: 'the process is gone' });
+      else this.#options.logger.warn({ vm: vm.name, pid: vm.pid, err: processError(vm.pid, errno) }, 'cannot read the VM process');
+    });
+    return gone;
   }
 
   #readVmm(vm: RegisteredVm): VmmCounters {
@@ -346,7 +291,7 @@ export class Collector {
 
   #openVmm(vm: RegisteredVm, state: VmmState, attempts: number): void {
     try {
-      state.device = openVmmDevice({ pid: vm.pid, debugfsRoot: this.#options.debugfsRoot });
+      state.device = openVmmDevice({ pid: vm.pid, deviceName: vm.vmmDevice, debugfsRoot: this.#options.debugfsRoot });
     } catch (err) {
       state.failedOpens += 1;
       if (state.failedOpens === attempts) {

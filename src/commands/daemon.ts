@@ -87,11 +87,10 @@ export const daemonCommand: Command = {
       maxFrameSize: parseInteger('--max-frame', values['max-frame'], 64, 0x7fffffff),
       maxQueuedBytes: parseInteger('--max-queue', values['max-queue'], 4096, 2 ** 31),
       debugfsRoot: values.debugfs,
-      sampleAll: metricsAddress !== undefined,
       logger,
     });
     const metrics = metricsAddress && (await startOrStop(daemon, () =>
-      startMetricsServer({ ...metricsAddress, source: daemon.metricsSource, logger })));
+      startMetricsServer({ ...metricsAddress, source: daemon.serveMetrics(), logger })));
     const signal = await terminationSignal();
     logger.info({ signal }, 'shutting down');
     await Promise.all([daemon.stop(), metrics && metrics.close()]);

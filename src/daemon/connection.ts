@@ -1,8 +1,8 @@
 import type { Socket } from 'node:net';
 import type { Logger } from '../log/logger.js';
-import { FrameReader, WireError } from '../wire/index.js';
+import { FrameReader, FrameStreamError, type WireError } from '../wire/index.js';
 import type { VmName } from '../wire/messages.js';
-import { coversVm } from './registry.js';
+import { coversVm } from '../vm/vm.js';
 
 export interface ConnectionLimits {
   maxFrameSize: number;
@@ -168,16 +168,19 @@ export class Connection {
   #receive(chunk: Buffer, handlers: ConnectionHandlers): void {
     if (this.#closing) return;
     let frames: Buffer[];
+    let failure: FrameStreamError | undefined;
     try {
       frames = this.#reader.push(chunk);
     } catch (err) {
-      if (!(err instanceof WireError)) throw err;
-      handlers.unreadableHeader(this, err);
-      return;
+      if (!(err instanceof FrameStreamError)) throw err;
+      // Every request gets an answer: those that came whole before the bad header too.
+      frames = err.frames;
+      failure = err;
     }
     for (const frame of frames) {
       if (this.#closing) return;
       handlers.frame(this, frame);
     }
+    if (failure !== undefined) handlers.unreadableHeader(this, failure);
   }
 }

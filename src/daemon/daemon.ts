@@ -1,7 +1,9 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../log/logger.js';
-import { Collector, type TickReport } from '../collector/collector.js';
+import { Collector, type TickSnapshot } from '../collector/collector.js';
+import { TickSchedule } from '../collector/schedule.js';
 import { sampleProcess, SamplerError } from '../sampler/sampler.js';
+import { isPid, vmNameOf, vmNameProblem, type RegisteredVm, type VmName } from '../vm/vm.js';
 import {
   decodeFrame,
   decodeHeader,
@@ -13,8 +15,9 @@ import {
 } from '../wire/index.js';
 import type { Message } from '../wire/messages.js';
 import type { MetricsSource } from '../metrics/server.js';
+import { audienceOf, type Audience } from './audience.js';
 import { Connection, type ConnectionHandlers } from './connection.js';
-import { Registry, vmNameOf, type RegisteredVm } from './registry.js';
+import { Registry } from './registry.js';
 import { prepareSocketPath, removeSocket, resolveGroup, setSocketAccess } from './socket-path.js';
 
 export interface DaemonOptions {
@@ -26,8 +29,6 @@ export interface DaemonOptions {
   intervalMs: number;
   maxFrameSize: number;
   maxQueuedBytes: number;
-  /** Sample every VM each tick, subscribed or not (the metrics endpoint wants them all). */
-  sampleAll?: boolean;
   debugfsRoot?: string;
   logger: Logger;
 }
@@ -35,8 +36,6 @@ export interface DaemonOptions {
 type StatsRequest = Extract<Message, { kind: 'stats.add' | 'stats.remove' | 'stats.subscribe' }>;
 
 const SHUTDOWN_FLUSH_MS = 2000;
-/** pid_t is 32-bit signed on Linux and FreeBSD. */
-const MAX_PID = 0x7fffffff;
 
 /**
  * The stats daemon: a VM manager registers VMs (Add/Remove) and subscribers receive their statistics
@@ -44,27 +43,25 @@ const MAX_PID = 0x7fffffff;
  */
 export class StatsDaemon {
   readonly registry = new Registry();
-  readonly collector: Collector;
+  readonly #collector: Collector;
+  readonly #schedule: TickSchedule;
   readonly #options: DaemonOptions;
   readonly #logger: Logger;
   readonly #connections = new Set<Connection>();
   #frameMemory = new FrameMemory();
   readonly #server: Server;
   #droppedOnClosed = 0;
+  /** Whether the metrics endpoint serves every VM, so that each is sampled whether subscribed or not. */
+  #servedWhole = false;
+  /** Who wants which VM, for the registry's generation it was made at; undefined once a subscription changed. */
+  #audience: { generation: number; audience: Audience } | undefined;
+  #latest: TickSnapshot | undefined;
 
   private constructor(options: DaemonOptions) {
     this.#options = options;
     this.#logger = options.logger;
-    this.collector = new Collector(
-      this.registry,
-      {
-        intervalMs: options.intervalMs,
-        logger: options.logger,
-        debugfsRoot: options.debugfsRoot,
-        wants: (vm) => options.sampleAll === true || this.#isSubscribed(vm),
-      },
-      (report) => this.#publish(report),
-    );
+    this.#collector = new Collector({ logger: options.logger, debugfsRoot: options.debugfsRoot });
+    this.#schedule = new TickSchedule(options.intervalMs, () => this.#tick(), options.logger);
     this.#server = createServer((socket) => this.#accept(socket));
   }
 
@@ -74,7 +71,7 @@ export class StatsDaemon {
     const daemon = new StatsDaemon(options);
     await daemon.#listen();
     await setSocketAccess(options.socketPath, options.socketMode, gid);
-    daemon.collector.start();
+    daemon.#schedule.start();
     options.logger.info(
       { socket: options.socketPath, intervalMs: options.intervalMs, mode: options.socketMode.toString(8) },
       'stats daemon listening',
@@ -95,11 +92,20 @@ export class StatsDaemon {
     return dropped;
   }
 
-  /** What the embedded metrics endpoint serves: the newest sample of every VM, and the daemon's own numbers. */
-  readonly metricsSource: MetricsSource = {
-    snapshot: () => {
-      const vms = [...this.collector.latest()].map(({ vm, stats }) => ({ name: vm.name, stats }));
-      const { lastTickSeconds, ticks, tickSecondsTotal } = this.collector.stats;
+  /**
+   * What an embedded metrics endpoint serves: the newest sample of every VM still registered, and the
+   * daemon's own numbers. From this call on, every VM is sampled each tick, subscribed or not.
+   */
+  serveMetrics(): MetricsSource {
+    this.#servedWhole = true;
+    this.#audience = undefined;
+    return { snapshot: () => this.#metricsSnapshot() };
+  }
+
+  #metricsSnapshot(): ReturnType<MetricsSource['snapshot']> {
+    const registered = (this.#latest?.samples ?? []).filter(({ vm }) => this.registry.get(vm.name) === vm);
+    const vms = registered.map(({ vm, stats }) => ({ name: vm.name, stats }));
+    const { lastTickSeconds, ticks, tickSecondsTotal } = this.#collector.stats;
       const collector = {
         subscribers: this.subscriberCount,
         droppedDataFrames: this.droppedDataFrames,
@@ -107,10 +113,9 @@ export class StatsDaemon {
         ticksTotal: ticks,
         tickSecondsTotal,
       };
-      const self = { vms: this.registry.size, collector };
-      return { vms, self };
-    },
-  };
+    const self = { vms: this.registry.size, collector };
+    return { vms, self };
+  }
 
   /** Bytes of Data frames waiting in the subscribers' queues now. */
   get queuedDataBytes(): number {
@@ -121,7 +126,8 @@ export class StatsDaemon {
 
   /** Stops accepting, sends what is queued, closes every connection and removes the socket file. */
   async stop(): Promise<void> {
-    this.collector.stop();
+    this.#schedule.stop();
+    this.#collector.close();
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     await Promise.all([...this.#connections].map((c) => c.drainAndClose(SHUTDOWN_FLUSH_MS)));
     await closed;
@@ -150,6 +156,7 @@ export class StatsDaemon {
     this.#logger.debug({ connections: this.#connections.size }, 'connection accepted');
     socket.once('close', () => {
       this.#connections.delete(connection);
+      if (connection.subscriptions.length > 0) this.#audience = undefined;
       this.#droppedOnClosed += connection.droppedFrames;
       this.#logger.debug({ connections: this.#connections.size }, 'connection closed');
     });
@@ -202,20 +209,21 @@ export class StatsDaemon {
   }
 
   #serveStats(connection: Connection, request: StatsRequest): { ok: boolean; msg: string } {
-    const name = vmNameOf(request.name);
+    const problem = vmNameProblem(request.name, { prefix: request.kind === 'stats.subscribe' });
+    if (problem !== undefined) return { ok: false, msg: `${JSON.stringify(request.name)}: ${problem}` };
     switch (request.kind) {
       case 'stats.add':
-        return this.#add(name, request);
+        return this.#add(request);
       case 'stats.remove':
-        return this.#remove(name);
+        return this.#remove(vmNameOf(request.name));
       case 'stats.subscribe':
         return this.#subscribe(connection, request.name);
     }
   }
 
-  #add(name: string, request: Extract<Message, { kind: 'stats.add' }>): { ok: boolean; msg: string } {
-    if (request.name.length === 0) return { ok: false, msg: 'a VM to add needs a name' };
-    if (request.pid <= 0 || request.pid > MAX_PID) return { ok: false, msg: `${name}: ${request.pid} is not a process id` };
+  #add(request: Extract<Message, { kind: 'stats.add' }>): { ok: boolean; msg: string } {
+    const name = vmNameOf(request.name);
+    if (!isPid(request.pid)) return { ok: false, msg: `${name}: ${request.pid} is not a process id` };
     let startTime: bigint;
     try {
       startTime = sampleProcess(request.pid).startTime;
@@ -226,9 +234,8 @@ export class StatsDaemon {
     }
     const vm: RegisteredVm = { name, labels: request.name, pid: request.pid, startTime, taps: request.taps };
     const registration = this.registry.register(vm);
-    if (registration.outcome === 'replaced') this.collector.forget(registration.previous);
     this.#logger.info({ vm: name, pid: vm.pid, taps: vm.taps, outcome: registration.outcome }, 'VM registered');
-    const missing = this.collector.missingInterfaces(vm.taps);
+    const missing = this.#collector.missingInterfaces(vm.taps);
     const later = missing.length > 0 ? `; not present yet, read once they appear: ${missing.join(', ')}` : '';
     return { ok: true, msg: `${registration.outcome} ${name} (pid ${vm.pid}, taps: ${vm.taps.join(', ') || 'none'})${later}` };
   }
@@ -236,23 +243,39 @@ export class StatsDaemon {
   #remove(name: string): { ok: boolean; msg: string } {
     const vm = this.registry.remove(name);
     if (vm === undefined) return { ok: false, msg: `no VM named '${name}' is registered` };
-    this.collector.forget(vm);
     this.#logger.info({ vm: name, pid: vm.pid }, 'VM removed');
     return { ok: true, msg: `removed ${name}` };
   }
 
-  #subscribe(connection: Connection, prefix: string[]): { ok: boolean; msg: string } {
+  #subscribe(connection: Connection, prefix: VmName): { ok: boolean; msg: string } {
     const name = vmNameOf(prefix);
-    if (!connection.subscriptions.some((known) => vmNameOf(known) === name)) connection.subscriptions.push(prefix);
+    if (!connection.subscriptions.some((known) => vmNameOf(known) === name)) {
+      connection.subscriptions.push(prefix);
+      this.#audience = undefined;
+    }
     this.#logger.debug({ prefix: name }, 'subscribed');
     return { ok: true, msg: `subscribed to ${name === '' ? 'every VM' : `${name} and the VMs below it`}` };
   }
 
-  #isSubscribed(vm: RegisteredVm): boolean {
-    for (const connection of this.#connections) {
-      if (connection.subscribesTo(vm.labels)) return true;
+  /** Who wants which VM now: made again only after a registration or a subscription changed. */
+  #currentAudience(): Audience {
+    const generation = this.registry.generation;
+    if (this.#audience?.generation !== generation) {
+      const audience = audienceOf([...this.registry.all()], this.#connections, this.#servedWhole);
+      this.#audience = { generation, audience };
     }
-    return false;
+    return this.#audience.audience;
+  }
+
+  /** One tick: sample what is wanted, unregister the VMs whose process is gone, send the Data. */
+  #tick(): void {
+    const audience = this.#currentAudience();
+    const snapshot = this.#collector.tick(audience.targets);
+    this.#latest = snapshot;
+    for (const { vm, why } of snapshot.gone) {
+      if (this.registry.removeExact(vm)) this.#logger.info({ vm: vm.name, pid: vm.pid }, `VM process exited (${why}): unregistered`);
+    }
+    this.#publish(snapshot, audience);
   }
 
   /**
@@ -260,23 +283,20 @@ export class StatsDaemon {
    * into memory of the daemon's own, reused tick after tick once every connection has sent everything: a
    * tick then allocates no memory for them, which would otherwise pile up until the next garbage collection.
    */
-  #publish(report: TickReport): void {
+  #publish(snapshot: TickSnapshot, audience: Audience): void {
     this.#frameMemory = this.#reusableFrameMemory();
-    for (const connection of this.#connections) connection.cork();
+    for (const connection of audience.subscribers) connection.cork();
     try {
-      for (const sample of report.samples) {
-        const labels = sample.vm.labels;
-        let frame: Buffer | undefined;
-        for (const connection of this.#connections) {
-          if (!connection.subscribesTo(labels)) continue;
-          frame ??= sample.dataFrame(this.#frameMemory);
-          connection.sendData(frame);
-        }
+      for (const sample of snapshot.samples) {
+        const subscribers = audience.subscribersOf.get(sample.vm);
+        if (subscribers === undefined) continue;
+        const frame = sample.dataFrame(this.#frameMemory);
+        for (const connection of subscribers) connection.sendData(frame);
       }
     } finally {
-      for (const connection of this.#connections) connection.uncork();
+      for (const connection of audience.subscribers) connection.uncork();
     }
-    this.#logger.debug({ vms: report.samples.length, ms: report.seconds * 1000 }, 'tick');
+    this.#logger.debug({ vms: snapshot.samples.length, ms: snapshot.seconds * 1000 }, 'tick');
   }
 
   /** The last tick's frame memory, when none of its frames is still waiting to be sent; else new memory. */

@@ -1,30 +1,9 @@
-import type { VmName } from '../wire/messages.js';
-
-/** A VM as the manager registered it: its VMM process and the taps to read. */
-export interface RegisteredVm {
-  /** The full name, dotted: `tenant.web`. */
-  name: string;
-  labels: VmName;
-  pid: number;
-  /** The process's start time when it was registered: a pid with another start time is another process. */
-  startTime: bigint;
-  taps: string[];
-}
+import type { RegisteredVm } from '../vm/vm.js';
 
 export type Registration =
   | { outcome: 'added'; vm: RegisteredVm }
   | { outcome: 'unchanged'; vm: RegisteredVm }
   | { outcome: 'replaced'; vm: RegisteredVm; previous: RegisteredVm };
-
-export function vmNameOf(labels: VmName): string {
-  return labels.join('.');
-}
-
-/** Does a subscription to `prefix` cover the VM `labels`? `tenant` covers `tenant.web`; `[]` covers all. */
-export function coversVm(prefix: VmName, labels: VmName): boolean {
-  if (prefix.length > labels.length) return false;
-  return prefix.every((label, i) => label === labels[i]);
-}
 
 /** The registered VMs by full name. Registrations outlive the connection that made them. */
 export class Registry {

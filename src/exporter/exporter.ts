@@ -1,4 +1,5 @@
-import { MIN_STALE_MS, staleAfterMs, StatsClient } from '../client/client.js';
+import { StatsClient } from '../client/client.js';
+import { MIN_STALE_MS, staleAfterMs, vmNameOf } from '../vm/vm.js';
 import type { Logger } from '../log/logger.js';
 import type { MetricsSource } from '../metrics/server.js';
 import type { VmSnapshot } from '../metrics/exposition.js';
@@ -99,7 +100,7 @@ export class Exporter {
 
   #keep(frame: Frame): void {
     if (frame.message.kind !== 'stats.data') return;
-    const name = frame.message.name.join('.');
+    const name = vmNameOf(frame.message.name);
     const now = Date.now();
     const previous = this.#latest.get(name);
     this.#latest.set(name, {

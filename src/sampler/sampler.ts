@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { getSystemErrorMap } from 'node:util';
 import type { IfData, Rusage, VmmCounter } from '../wire/messages.js';
 import { lowWord } from '../wire/u64-words.js';
+import { isPid } from '../vm/vm.js';
 
 /** Where Linux publishes KVM's per-VM statistics. */
 export const DEFAULT_DEBUGFS_ROOT = '/sys/kernel/debug/kvm';
@@ -308,7 +309,7 @@ export function ifDataAt(rows: SampleRows, at: number, name: string): IfData {
 // --- errors ---
 
 function checkPid(pid: number): void {
-  if (!Number.isInteger(pid) || pid <= 0 || pid > 0x7fffffff) throw new RangeError(`not a pid: ${pid}`);
+  if (!isPid(pid)) throw new RangeError(`not a pid: ${pid}`);
 }
 
 export function processError(pid: number, errno: number): SamplerError {

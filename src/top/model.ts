@@ -1,6 +1,6 @@
 // What `vmm-stats top` shows, computed from the Data frames a subscription delivers: per-VM rates from
 // the difference between a VM's successive frames. Pure: the caller says when each frame arrived.
-import { staleAfterMs } from '../client/client.js';
+import { staleAfterMs, vmNameOf } from '../vm/vm.js';
 import type { IfData, Stats, Timeval, VmName } from '../wire/messages.js';
 
 /** Traffic summed over a VM's taps. On a tap, "in" is what the VM sent (the host's receive side). */
@@ -118,13 +118,11 @@ export class TopModel {
 
   /** Takes one Data frame for `name` that arrived at `at` (milliseconds on a monotonic clock). */
   observe(name: VmName, stats: Stats, at: number): void {
-    // Keyed by the labels themselves: a label may hold a dot, so the dotted form is only for display.
-    const key = JSON.stringify(name);
+    const key = vmNameOf(name);
     const previous = this.#vms.get(key);
     const latest = sampleOf(stats, at);
     if (previous && at > previous.latest.at) this.#intervalMs = at - previous.latest.at;
-    const display = name.join('.');
-    this.#vms.set(key, { name: display, latest, row: rowOf(display, previous?.latest, latest) });
+    this.#vms.set(key, { name: key, latest, row: rowOf(key, previous?.latest, latest) });
   }
 
   /** Forgets the VMs that have sent nothing for a few intervals. */

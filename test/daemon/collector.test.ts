@@ -4,32 +4,37 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Collector } from '../../src/collector/collector.js';
-import { Registry, type RegisteredVm } from '../../src/daemon/registry.js';
+import { Collector, type Targets } from '../../src/collector/collector.js';
 import { sampleProcess } from '../../src/sampler/sampler.js';
+import { vmLabels, type RegisteredVm } from '../../src/vm/vm.js';
 import { decodeFrame, encodeStatsData } from '../../src/wire/index.js';
 
 const collectors: Collector[] = [];
-afterEach(() => collectors.splice(0).forEach((collector) => collector.stop()));
+afterEach(() => collectors.splice(0).forEach((collector) => collector.close()));
 
-function collectorOf(vms: RegisteredVm[], wants: (vm: RegisteredVm) => boolean = () => true) {
-  const registry = new Registry();
-  for (const vm of vms) registry.register(vm);
-  const collector = new Collector(registry, { intervalMs: 1000, logger: pino({ level: 'silent' }), wants, vmmOpenAttempts: 0 }, () => {});
+function newCollector(): Collector {
+  const collector = new Collector({ logger: pino({ level: 'silent' }), vmmOpenAttempts: 0 });
   collectors.push(collector);
-  return { registry, collector };
+  return collector;
 }
 
 function vmOf(name: string, pid: number, taps: string[]): RegisteredVm {
-  return { name, labels: name.split('.'), pid, startTime: sampleProcess(pid).startTime, taps };
+  return { name, labels: vmLabels(name), pid, startTime: sampleProcess(pid).startTime, taps };
 }
+
+function everyOne(vms: RegisteredVm[]): Targets {
+  return { vms, wanted: vms };
+}
+
+const names = (samples: readonly { vm: RegisteredVm }[]) => samples.map((sample) => sample.vm.name);
 
 describe('Collector', () => {
   it('encodes each Data frame from its rows to the bytes its records encode to', () => {
-    const { collector } = collectorOf([vmOf('t.self', process.pid, ['lo', 'no-such-tap0']), vmOf('t.again', process.pid, ['lo'])]);
+    const collector = newCollector();
+    const targets = everyOne([vmOf('t.self', process.pid, ['lo', 'no-such-tap0']), vmOf('t.again', process.pid, ['lo'])]);
     for (let tick = 0; tick < 3; tick++) {
-      const { samples } = collector.tick();
-      expect(samples.map((sample) => sample.vm.name)).toEqual(['t.self', 't.again']);
+      const { samples } = collector.tick(targets);
+      expect(names(samples)).toEqual(['t.self', 't.again']);
       for (const sample of samples) {
         expect(sample.stats.ifdata.map((ifdata) => ifdata.name)).toEqual(['lo']);
         expect(sample.stats.rusage.utime.sec * 1_000_000n + BigInt(sample.stats.rusage.utime.usec)).toBeGreaterThan(0n);
@@ -40,41 +45,52 @@ describe('Collector', () => {
     }
   });
 
-  it('refuses to read a sample after a later tick has refilled its rows', () => {
-    const { collector } = collectorOf([vmOf('t.self', process.pid, ['lo'])]);
-    const [old] = collector.tick().samples;
-    const kept = old!.stats; // made while current, and kept
-    collector.tick();
-    expect(() => old!.dataFrame()).toThrow(/after a later tick/);
-    expect(kept.ifdata[0]!.name).toBe('lo');
+  it('gives each tick a snapshot of its own: a sample reads the same after later ticks', () => {
+    const collector = newCollector();
+    const targets = everyOne([vmOf('t.self', process.pid, ['lo'])]);
+    const [old] = collector.tick(targets).samples;
+    const frame = Buffer.from(old!.dataFrame());
+    for (let spin = Date.now(); Date.now() - spin < 30; ); // some CPU time, so that the next tick reads more
+    const [next] = collector.tick(targets).samples;
+    expect(next!.dataFrame()).not.toEqual(frame);
+    expect(old!.dataFrame()).toEqual(frame);
   });
 
-  it('keeps no sample of a tick that failed half way, rather than samples whose rows changed', () => {
-    const { collector } = collectorOf([vmOf('t.self', process.pid, ['lo'])]);
-    expect(collector.tick().samples).toHaveLength(1);
-    collector.stop(); // closes the interface sampler: the next tick fails after reading the processes
-    expect(() => collector.tick()).toThrow(/closed/);
-    expect([...collector.latest()]).toEqual([]);
+  it('fails a tick once closed', () => {
+    const collector = newCollector();
+    const targets = everyOne([vmOf('t.self', process.pid, ['lo'])]);
+    expect(collector.tick(targets).samples).toHaveLength(1);
+    collector.close(); // closes the interface sampler: the next tick fails after reading the processes
+    expect(() => collector.tick(targets)).toThrow(/closed/);
   });
 
-  it('samples only the wanted VMs, follows registry changes, and unregisters a VM whose process is gone', async () => {
+  it('samples only the wanted VMs, follows new targets, and reports the VMs whose process is gone', async () => {
+    const collector = newCollector();
     const child = spawn('sleep', ['60']);
     await once(child, 'spawn');
-    const gone = vmOf('t.child', child.pid!, ['lo']);
-    const { registry, collector } = collectorOf([gone, vmOf('t.self', process.pid, [])], (vm) => vm.name !== 't.unwanted');
-    expect(collector.tick().samples.map((sample) => sample.vm.name)).toEqual(['t.child', 't.self']);
+    const exiting = vmOf('t.child', child.pid!, ['lo']);
+    const unwanted = vmOf('t.unwanted', process.pid, ['lo']);
+    const self = vmOf('t.self', process.pid, []);
+    const first = collector.tick(everyOne([exiting, self]));
+    expect(names(first.samples)).toEqual(['t.child', 't.self']);
+    expect(first.gone).toEqual([]);
 
-    registry.register(vmOf('t.unwanted', process.pid, ['lo']));
-    registry.register(vmOf('t.late', process.pid, ['lo']));
-    expect(collector.tick().samples.map((sample) => sample.vm.name)).toEqual(['t.child', 't.self', 't.late']);
+    const late = vmOf('t.late', process.pid, ['lo']);
+    const targets: Targets = { vms: [exiting, self, unwanted, late], wanted: [exiting, self, late] };
+    expect(names(collector.tick(targets).samples)).toEqual(['t.child', 't.self', 't.late']);
 
     child.kill('SIGKILL');
     await once(child, 'exit');
-    expect(collector.tick().samples.map((sample) => sample.vm.name)).toEqual(['t.self', 't.late']);
-    expect(registry.get('t.child')).toBeUndefined();
-    expect([...collector.latest()].map((sample) => sample.vm.name)).toEqual(['t.self', 't.late']);
+    const after = collector.tick(targets);
+    expect(names(after.samples)).toEqual(['t.self', 't.late']);
+    expect(after.gone).toEqual([{ vm: exiting, why: 'the process is gone' }]);
 
-    collector.forget(registry.remove('t.late')!);
-    expect([...collector.latest()].map((sample) => sample.vm.name)).toEqual(['t.self']);
+    const unwantedExit = collector.tick({ vms: [self, { ...unwanted, startTime: unwanted.startTime + 1n }], wanted: [self] });
+    expect(unwantedExit.gone.map(({ vm, why }) => [vm.name, why])).toEqual([['t.unwanted', 'its pid now belongs to another process']]);
+  });
+
+  it('refuses targets that want a VM it does not watch', () => {
+    const self = vmOf('t.self', process.pid, []);
+    expect(() => newCollector().tick({ vms: [], wanted: [self] })).toThrow(/not among the VMs watched/);
   });
 });

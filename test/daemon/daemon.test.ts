@@ -192,6 +192,49 @@ describe('failure replies carry the request id and leave the connection usable',
   });
 });
 
+describe('names that cannot survive the dotted form', () => {
+  it.each([
+    ['a label holding a dot', ['a.b'], /holds a '\.'/],
+    ['an empty label', ['tenant', ''], /is empty/],
+    ['no name at all', [], /needs a name/],
+  ])('refuses %s in Add, and registers nothing', async (_what, name, why) => {
+    const p = await peer();
+    const reply = await ask(p, { kind: 'stats.add', name, pid: process.pid, taps: [] });
+    expect(reply).toMatchObject({ kind: 'fail' });
+    expect((reply as { msg: string }).msg).toMatch(why);
+    expect(daemon.registry.size).toBe(0);
+  });
+
+  it('refuses a dotted label in Subscribe and Remove, where ["a", "b"] is served', async () => {
+    const p = await peer();
+    expect(await ask(p, { kind: 'stats.add', name: ['a', 'b'], pid: process.pid, taps: [] })).toMatchObject({ kind: 'success' });
+    for (const kind of ['stats.subscribe', 'stats.remove'] as const) {
+      const reply = await ask(p, { kind, name: ['a.b'] });
+      expect(reply).toMatchObject({ kind: 'fail' });
+      expect((reply as { msg: string }).msg).toMatch(/holds a '\.'/);
+    }
+    expect(daemon.registry.get('a.b')).toBeDefined();
+    expect(await ask(p, { kind: 'stats.subscribe', name: [] })).toMatchObject({ kind: 'success' });
+  });
+});
+
+describe('requests in the same chunk as a header that cannot be read', () => {
+  it('are answered before the failure reply and the close', async () => {
+    const p = await peer();
+    const first = nextId++;
+    const second = nextId++;
+    const bad = nextId++;
+    p.send(Buffer.concat([
+      encodeMessage({ kind: 'stats.subscribe', id: first, name: [] }),
+      encodeMessage({ kind: 'stats.add', id: second, name: ['ghost'], pid: 2 ** 22 + 12345, taps: [] }),
+      withVersion(frame(0x0202, Buffer.alloc(8), bad), 7),
+    ]));
+    await p.waitFor(() => (p.ended ? true : undefined));
+    const replies = p.frames.map((f) => [f.message.kind, f.header.id]);
+    expect(replies).toEqual([['success', first], ['fail', second], ['fail', bad]]);
+  });
+});
+
 describe('VM processes that exit', () => {
   it('unregisters a VM whose process exits', async () => {
     const vmm = await children.idle();

@@ -10,7 +10,7 @@ import { StatsClient } from '../../src/client/client.js';
 import type { StatsDaemon } from '../../src/daemon/daemon.js';
 import { startTestDaemon } from '../helpers/daemon.js';
 import { renderMetrics } from '../../src/metrics/exposition.js';
-import { startMetricsServer, type MetricsServer } from '../../src/metrics/server.js';
+import { startMetricsServer, type MetricsServer, type MetricsSource } from '../../src/metrics/server.js';
 import {
   findTool, SCRAPE_JOB, startPrometheus, waitFor, type InstantSample, type PrometheusServer, type RangeSeries,
 } from '../helpers/prometheus.js';
@@ -33,6 +33,7 @@ describe.skipIf(skipReason !== undefined)('a real Prometheus scraping the metric
   let dir: string;
   let daemon: StatsDaemon;
   let server: MetricsServer;
+  let source: MetricsSource;
   let prom: PrometheusServer;
 
   beforeAll(async () => {
@@ -41,13 +42,14 @@ describe.skipIf(skipReason !== undefined)('a real Prometheus scraping the metric
     mkdirSync(join(dir, 'kvm', `${burner.pid}-11`), { recursive: true });
     writeFileSync(join(dir, 'kvm', `${burner.pid}-11`, 'exits'), '42\n');
     daemon = await startTestDaemon(join(dir, 'stat.sock'), {
-      intervalMs: 500, sampleAll: true, debugfsRoot: join(dir, 'kvm'), logger,
+      intervalMs: 500, debugfsRoot: join(dir, 'kvm'), logger,
     });
     const client = await StatsClient.connect(join(dir, 'stat.sock'));
     const reply = await client.request({ kind: 'stats.add', name: VM_NAME.split('.'), pid: burner.pid!, taps: ['lo'] });
     client.close();
     expect(reply.kind).toBe('success');
-    server = await startMetricsServer({ host: '127.0.0.1', port: 0, source: daemon.metricsSource, logger });
+    source = daemon.serveMetrics();
+    server = await startMetricsServer({ host: '127.0.0.1', port: 0, source, logger });
     prom = await startPrometheus(prometheus!, `127.0.0.1:${server.address.port}`);
   });
 
@@ -83,7 +85,7 @@ describe.skipIf(skipReason !== undefined)('a real Prometheus scraping the metric
     expect(records.some((r) => r.msg === 'served metrics' && r.format === 'openmetrics')).toBe(true);
     expect(records.some((r) => r.msg === 'served metrics' && r.format !== 'openmetrics')).toBe(false);
     const [scraped] = await prom.query<InstantSample>(`scrape_samples_scraped{job="${SCRAPE_JOB}"}`);
-    const { vms, self } = daemon.metricsSource.snapshot();
+    const { vms, self } = source.snapshot();
     expect(Number(scraped?.value[1])).toBe(sampleCount(renderMetrics(vms, self, 'openmetrics', 0.001)));
   });
 
