@@ -6,7 +6,7 @@ export type StatsRequest = Extract<Message, { kind: 'stats.add' | 'stats.remove'
 export type Reply = Extract<Message, { kind: 'success' | 'fail' }>;
 
 /** The daemon is not there: an operator's error, said plainly. */
-export class DaemonUnreachableError extends Error {
+class DaemonUnreachableError extends Error {
   override name = 'DaemonUnreachableError';
 }
 

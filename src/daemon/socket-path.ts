@@ -11,7 +11,7 @@ function errnoCode(err: unknown): string | undefined {
 }
 
 /** Does something accept connections on this Unix socket? */
-export function isAnswering(path: string, timeoutMs = 1000): Promise<boolean> {
+function isAnswering(path: string, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection(path);
     const done = (answer: boolean) => {

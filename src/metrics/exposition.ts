@@ -445,13 +445,3 @@ export function renderMetricsBytes(
   if (format === 'openmetrics') out.text('# EOF\n');
   return out.bytes();
 }
-
-/** renderMetricsBytes as a string. */
-export function renderMetrics(
-  vms: Iterable<VmSnapshot>,
-  self: SelfMetrics,
-  format: ExpositionFormat,
-  scrapeSeconds?: number,
-): string {
-  return renderMetricsBytes(vms, self, format, scrapeSeconds).toString('utf8');
-}

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
-  escapeLabelValue, negotiateFormat, renderMetrics, renderMetricsBytes, type VmSnapshot,
+  escapeLabelValue, negotiateFormat, renderMetricsBytes, type VmSnapshot,
 } from '../../src/metrics/exposition.js';
-import { hypervisorCounters, ifdata, SELF, stats, vm } from './fixtures.js';
+import { hypervisorCounters, ifdata, SELF, stats, vm, renderMetrics } from './fixtures.js';
 
 const TEXT = 'text/plain; version=0.0.4; charset=utf-8';
 const OPENMETRICS = 'application/openmetrics-text; version=1.0.0; charset=utf-8';

@@ -3,7 +3,7 @@
 import { pino, type Logger } from 'pino';
 import type { IfData, Rusage, Stats, VmmCounter } from '../../src/wire/messages.js';
 import { vmmCounters } from '../../src/wire/index.js';
-import type { SelfMetrics, VmSnapshot } from '../../src/metrics/exposition.js';
+import { renderMetricsBytes, type ExpositionFormat, type SelfMetrics, type VmSnapshot } from '../../src/metrics/exposition.js';
 
 export function rusage(overrides: Partial<Rusage> = {}): Rusage {
   return {
@@ -100,4 +100,9 @@ export function capturingLogger(level = 'debug'): { logger: Logger; records: Log
   const records: LogRecord[] = [];
   const logger = pino({ level }, { write: (line: string) => void records.push(JSON.parse(line) as LogRecord) });
   return { logger, records };
+}
+
+/** The exposition as text, for tests that read it line by line. */
+export function renderMetrics(vms: Iterable<VmSnapshot>, self: SelfMetrics, format: ExpositionFormat, scrapeSeconds?: number): string {
+  return renderMetricsBytes(vms, self, format, scrapeSeconds).toString('utf8');
 }

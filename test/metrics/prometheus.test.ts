@@ -9,12 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StatsClient } from '../../src/client/client.js';
 import type { StatsDaemon } from '../../src/daemon/daemon.js';
 import { startTestDaemon } from '../helpers/daemon.js';
-import { renderMetrics } from '../../src/metrics/exposition.js';
 import { startMetricsServer, type MetricsServer, type MetricsSource } from '../../src/metrics/server.js';
 import {
   findTool, SCRAPE_JOB, startPrometheus, waitFor, type InstantSample, type PrometheusServer, type RangeSeries,
 } from '../helpers/prometheus.js';
-import { capturingLogger } from './fixtures.js';
+import { capturingLogger, renderMetrics } from './fixtures.js';
 
 const prometheus = findTool('prometheus');
 const skipReason = !prometheus ? 'prometheus is not on PATH (Debian package "prometheus")' : undefined;

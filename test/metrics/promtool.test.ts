@@ -3,9 +3,8 @@
 // rendering is checked by a real Prometheus scraping it, in prometheus.test.ts.
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { renderMetrics } from '../../src/metrics/exposition.js';
 import { findTool } from '../helpers/prometheus.js';
-import { hypervisorCounters, ifdata, ODD_NAMES, SELF, vm } from './fixtures.js';
+import { hypervisorCounters, ifdata, ODD_NAMES, renderMetrics, SELF, vm } from './fixtures.js';
 
 const promtool = findTool('promtool');
 if (!promtool) console.warn('skipping promtool tests: promtool is not on PATH (Debian package "prometheus")');

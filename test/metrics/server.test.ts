@@ -2,12 +2,11 @@ import { Agent, request, type IncomingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { renderMetrics } from '../../src/metrics/exposition.js';
 import {
   DEFAULT_METRICS_HOST, DEFAULT_METRICS_PORT, parseListenAddress, startMetricsServer, type MetricsServer,
   type MetricsSource,
 } from '../../src/metrics/server.js';
-import { capturingLogger, ifdata, SELF, vm } from './fixtures.js';
+import { capturingLogger, ifdata, SELF, vm, renderMetrics } from './fixtures.js';
 
 interface Reply {
   status: number;
