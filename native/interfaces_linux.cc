@@ -20,15 +20,10 @@
 //   collisions       collisions
 //
 // Many names in one call are answered either by one dump of every link or by one RTM_GETLINK request per
-// name, all written at once and read back with recvmmsg. Measured on the development machine, taps in a
-// private namespace, CPU per call (dump / requests):
-//   links 101:   asked 10: 126 / 24 µs      asked 100: 148 / 188 µs
-//   links 501:   asked 100: 720 / 223 µs    asked 500: 757 / 1108 µs
-//   links 1001:  asked 500: 2528 / 1110 µs  asked 1000: 2601 / 3261 µs
-//   links 2001:  asked 1: 5136 / 12 µs      asked 1000: 6829 / 3863 µs  asked 2000: 6454 / 8427 µs
-// A dump costs 1.5-3.2 µs per link whatever is asked; requests cost 2.2-4.2 µs per name. They cross when
-// about three quarters of the links are asked for, so a call dumps when it asks for at least 3/4 as many
-// names as the last dump saw links (before any dump, as if there were 32). A name a dump did not show is
+// name, all written at once and read back with recvmmsg. A dump costs per link on the host whatever is
+// asked, a request per name asked, and a request costs somewhat more than a link's share of a dump
+// (BENCHMARKS.md, "Design measurements"), so a call dumps when it asks for at least 3/4 as many names as
+// the last dump saw links (before any dump, as if there were 32). A name a dump did not show is
 // then asked for by name, so that an interface added or renamed during the dump is not reported missing
 // by mistake. The link count is only learnt from dumps: a collector asking for most links dumps every
 // call and keeps it current; one asking for a few never needs it.

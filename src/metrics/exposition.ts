@@ -258,9 +258,8 @@ const COLLECTOR_FAMILIES: Family<CollectorMetrics, number>[] = [
 // ---- rendering ----
 
 /**
- * Appends UTF-8 to one growing buffer. For 1000 VMs (44k to 84k samples) this measured two to three
- * times faster than a string per sample joined at the end, whose many small strings keep the garbage
- * collector busy.
+ * Appends UTF-8 to one growing buffer, rather than a string per sample joined at the end, whose many
+ * small strings keep the garbage collector busy (BENCHMARKS.md, "Design measurements").
  */
 class ByteWriter {
   #buffer: Buffer;

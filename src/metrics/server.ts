@@ -41,8 +41,8 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-// Level 1: at 1000 VMs it compresses the 3.3 MB exposition in a quarter of the default level's time, to a
-// body 15% larger (305 kB against 265 kB).
+// Level 1: the exposition is large and repetitive, and level 1 compresses it in a fraction of the default
+// level's time to a body only a little larger (BENCHMARKS.md, "Design measurements").
 const gzipAsync = promisify(gzip);
 const GZIP_OPTIONS = { level: 1 };
 
