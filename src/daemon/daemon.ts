@@ -2,7 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../log/logger.js';
 import { Collector, type TickSnapshot } from '../collector/collector.js';
 import { TickSchedule } from '../collector/schedule.js';
-import { sampleProcess, SamplerError } from '../sampler/sampler.js';
+import { sampleProcess, sampleProcesses, SamplerError } from '../sampler/sampler.js';
 import { isPid, vmNameOf, vmNameProblem, type RegisteredVm, type VmName } from '../vm/vm.js';
 import {
   decodeFrame,
@@ -18,6 +18,7 @@ import type { MetricsSource } from '../metrics/server.js';
 import { audienceOf, type Audience } from './audience.js';
 import { Connection, type ConnectionHandlers } from './connection.js';
 import { Registry } from './registry.js';
+import { loadState, prepareStateDirectory, StateWriter } from './state-file.js';
 import { prepareSocketPath, removeSocket, resolveGroup, setSocketAccess } from './socket-path.js';
 
 export interface DaemonOptions {
@@ -30,19 +31,24 @@ export interface DaemonOptions {
   maxFrameSize: number;
   maxQueuedBytes: number;
   debugfsRoot?: string;
+  /** Where the registrations are kept across restarts; none when absent or empty. */
+  stateFile?: string;
   logger: Logger;
 }
 
 type StatsRequest = Extract<Message, { kind: 'stats.add' | 'stats.remove' | 'stats.subscribe' }>;
 
 const SHUTDOWN_FLUSH_MS = 2000;
+/** Registration changes are written to the state file together within a tick, and never later than this. */
+const MAX_STATE_DELAY_MS = 1000;
 
 /**
  * The stats daemon: a VM manager registers VMs (Add/Remove) and subscribers receive their statistics
  * (Subscribe, then a Data frame per VM every interval), over the seed's Stats channel on a Unix socket.
  */
 export class StatsDaemon {
-  readonly registry = new Registry();
+  readonly registry: Registry;
+  readonly #state: StateWriter | undefined;
   readonly #collector: Collector;
   readonly #schedule: TickSchedule;
   readonly #options: DaemonOptions;
@@ -60,6 +66,10 @@ export class StatsDaemon {
   private constructor(options: DaemonOptions) {
     this.#options = options;
     this.#logger = options.logger;
+    const stateFile = options.stateFile || undefined;
+    this.#state = stateFile === undefined ? undefined : new StateWriter(stateFile, Math.min(options.intervalMs, MAX_STATE_DELAY_MS),
+      () => this.registry.all(), options.logger);
+    this.registry = new Registry(() => this.#state?.changed());
     this.#collector = new Collector({ logger: options.logger, debugfsRoot: options.debugfsRoot });
     this.#schedule = new TickSchedule(options.intervalMs, () => this.#tick(), options.logger);
     this.#server = createServer((socket) => this.#accept(socket));
@@ -68,7 +78,9 @@ export class StatsDaemon {
   static async start(options: DaemonOptions): Promise<StatsDaemon> {
     const gid = options.socketGroup === undefined ? undefined : await resolveGroup(options.socketGroup);
     await prepareSocketPath(options.socketPath, options.logger);
+    if (options.stateFile) prepareStateDirectory(options.stateFile);
     const daemon = new StatsDaemon(options);
+    if (options.stateFile) daemon.#restore(options.stateFile);
     await daemon.#listen();
     await setSocketAccess(options.socketPath, options.socketMode, gid);
     daemon.#schedule.start();
@@ -77,6 +89,27 @@ export class StatsDaemon {
       'stats daemon listening',
     );
     return daemon;
+  }
+
+  /**
+   * Registers again what the state file holds, each VM whose pid still has the start time it was
+   * registered with: the others exited, or their pid went to another process, while the daemon was down.
+   */
+  #restore(path: string): void {
+    const { vms, setAside } = loadState(path, this.#logger);
+    const samples = sampleProcesses(vms.map((vm) => vm.pid));
+    let dropped = 0;
+    vms.forEach((vm, i) => {
+      const sample = samples[i]!;
+      const why = !sample.ok ? sample.error.message : sample.value.startTime !== vm.startTime ? 'its pid now belongs to another process' : undefined;
+      if (why === undefined) {
+        this.registry.register(vm);
+        return;
+      }
+      dropped += 1;
+      this.#logger.info({ vm: vm.name, pid: vm.pid, reason: why }, 'registration not restored: the VM process exited while the daemon was down');
+    });
+    this.#logger.info({ stateFile: path, restored: this.registry.size, dropped, setAside }, 'registrations restored');
   }
 
   get subscriberCount(): number {
@@ -131,6 +164,7 @@ export class StatsDaemon {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     await Promise.all([...this.#connections].map((c) => c.drainAndClose(SHUTDOWN_FLUSH_MS)));
     await closed;
+    await this.#state?.flush();
     await removeSocket(this.#options.socketPath);
     this.#logger.info({ socket: this.#options.socketPath }, 'stats daemon stopped');
   }

@@ -8,7 +8,13 @@ export type Registration =
 /** The registered VMs by full name. Registrations outlive the connection that made them. */
 export class Registry {
   readonly #vms = new Map<string, RegisteredVm>();
+  readonly #onChange: () => void;
   #generation = 0;
+
+  /** `onChange` is called after every registration and removal. */
+  constructor(onChange: () => void = () => {}) {
+    this.#onChange = onChange;
+  }
 
   get size(): number {
     return this.#vms.size;
@@ -23,7 +29,7 @@ export class Registry {
   register(vm: RegisteredVm): Registration {
     const previous = this.#vms.get(vm.name);
     this.#vms.set(vm.name, vm);
-    this.#generation += 1;
+    this.#changed();
     if (previous === undefined) return { outcome: 'added', vm };
     if (previous.pid === vm.pid && previous.startTime === vm.startTime) return { outcome: 'unchanged', vm };
     return { outcome: 'replaced', vm, previous };
@@ -35,7 +41,7 @@ export class Registry {
 
   remove(name: string): RegisteredVm | undefined {
     const vm = this.#vms.get(name);
-    if (this.#vms.delete(name)) this.#generation += 1;
+    if (this.#vms.delete(name)) this.#changed();
     return vm;
   }
 
@@ -43,8 +49,13 @@ export class Registry {
   removeExact(vm: RegisteredVm): boolean {
     if (this.#vms.get(vm.name) !== vm) return false;
     this.#vms.delete(vm.name);
-    this.#generation += 1;
+    this.#changed();
     return true;
+  }
+
+  #changed(): void {
+    this.#generation += 1;
+    this.#onChange();
   }
 
   all(): IterableIterator<RegisteredVm> {
