@@ -86,6 +86,7 @@ export const daemonCommand: Command = {
       intervalMs: parseInterval(values.interval),
       maxFrameSize: parseInteger('--max-frame', values['max-frame'], 64, 0x7fffffff),
       maxQueuedBytes: parseInteger('--max-queue', values['max-queue'], 4096, 2 ** 31),
+      maxConnections: 1024, maxVms: 65536, idleTimeoutMs: 60_000,
       debugfsRoot: values.debugfs,
       logger,
     });

@@ -11,6 +11,11 @@ export interface ConnectionLimits {
    * dropped; a peer that sends requests but does not read its replies is paused instead.
    */
   maxQueuedBytes: number;
+  /**
+   * How long a frame may take to arrive once its first bytes have: a peer that stalls in the middle of one
+   * is closed after this, unless it subscribes or has replies still waiting to be read.
+   */
+  idleTimeoutMs: number;
 }
 
 /** What the daemon does with what a connection sends. */
@@ -41,6 +46,8 @@ export class Connection {
   #run: { memory: ArrayBufferLike; start: number; end: number } | undefined;
   #droppedFrames = 0;
   #closing = false;
+  /** Runs from the first bytes of a frame to its last. */
+  #partialFrameTimer: NodeJS.Timeout | undefined;
 
   constructor(socket: Socket, limits: ConnectionLimits, logger: Logger, handlers: ConnectionHandlers) {
     this.#socket = socket;
@@ -50,6 +57,7 @@ export class Connection {
     socket.on('data', (chunk: Buffer) => this.#receive(chunk, handlers));
     socket.on('drain', () => this.#flushPending());
     socket.on('error', (err) => this.#logger.debug({ err }, 'connection error'));
+    socket.once('close', () => clearTimeout(this.#partialFrameTimer));
   }
 
   get droppedFrames(): number {
@@ -182,5 +190,25 @@ export class Connection {
       handlers.frame(this, frame);
     }
     if (failure !== undefined) handlers.unreadableHeader(this, failure);
+    else this.#watchPartialFrame();
+  }
+
+  #watchPartialFrame(): void {
+    if (this.#reader.buffered === 0) {
+      clearTimeout(this.#partialFrameTimer);
+      this.#partialFrameTimer = undefined;
+    } else {
+      this.#partialFrameTimer ??= setTimeout(() => this.#closeIfStalled(), this.#limits.idleTimeoutMs);
+    }
+  }
+
+  #closeIfStalled(): void {
+    this.#partialFrameTimer = undefined;
+    if (this.#reader.buffered === 0 || this.closed) return;
+    if (this.subscriptions.length > 0 || this.#socket.writableLength > 0) return;
+    this.#logger.info({ bufferedBytes: this.#reader.buffered, idleTimeoutMs: this.#limits.idleTimeoutMs },
+      'closing a connection that stalled in the middle of a frame');
+    this.#closing = true;
+    this.#socket.destroy();
   }
 }

@@ -30,6 +30,12 @@ export interface DaemonOptions {
   intervalMs: number;
   maxFrameSize: number;
   maxQueuedBytes: number;
+  /** Connections open at once; past it, a new one gets a failure frame and is closed. */
+  maxConnections: number;
+  /** VMs registered at once; past it, an Add of a new name fails. */
+  maxVms: number;
+  /** How long a frame may take to arrive once begun (see ConnectionLimits). */
+  idleTimeoutMs: number;
   debugfsRoot?: string;
   /** Where the registrations are kept across restarts; none when absent or empty. */
   stateFile?: string;
@@ -39,6 +45,7 @@ export interface DaemonOptions {
 type StatsRequest = Extract<Message, { kind: 'stats.add' | 'stats.remove' | 'stats.subscribe' }>;
 
 const SHUTDOWN_FLUSH_MS = 2000;
+const REFUSAL_LINGER_MS = 1000;
 /** Registration changes are written to the state file together within a tick, and never later than this. */
 const MAX_STATE_DELAY_MS = 1000;
 
@@ -57,6 +64,8 @@ export class StatsDaemon {
   #frameMemory = new FrameMemory();
   readonly #server: Server;
   #droppedOnClosed = 0;
+  /** Connections refused since the limit was last reached, while it still is. */
+  #refusedConnections = 0;
   /** Whether the metrics endpoint serves every VM, so that each is sampled whether subscribed or not. */
   #servedWhole = false;
   /** Who wants which VM, for the registry's generation it was made at; undefined once a subscription changed. */
@@ -184,7 +193,16 @@ export class StatsDaemon {
   }
 
   #accept(socket: Socket): void {
-    const limits = { maxFrameSize: this.#options.maxFrameSize, maxQueuedBytes: this.#options.maxQueuedBytes };
+    if (this.#connections.size >= this.#options.maxConnections) {
+      this.#refuse(socket);
+      return;
+    }
+    if (this.#refusedConnections > 0) {
+      this.#logger.info({ refused: this.#refusedConnections, limit: this.#options.maxConnections }, 'accepting connections again');
+      this.#refusedConnections = 0;
+    }
+    const { maxFrameSize, maxQueuedBytes, idleTimeoutMs } = this.#options;
+    const limits = { maxFrameSize, maxQueuedBytes, idleTimeoutMs };
     const connection = new Connection(socket, limits, this.#logger, this.#handlers);
     this.#connections.add(connection);
     this.#logger.debug({ connections: this.#connections.size }, 'connection accepted');
@@ -194,6 +212,18 @@ export class StatsDaemon {
       this.#droppedOnClosed += connection.droppedFrames;
       this.#logger.debug({ connections: this.#connections.size }, 'connection closed');
     });
+  }
+
+  /** One failure frame saying why, then closed; logged once for the whole burst of refusals. */
+  #refuse(socket: Socket): void {
+    const limit = this.#options.maxConnections;
+    if (this.#refusedConnections++ === 0) {
+      this.#logger.warn({ limit }, 'too many connections: refusing new ones until some close (--max-connections)');
+    }
+    socket.on('error', () => {});
+    socket.end(encodeMessage(failReply(0n, `too many connections (the daemon's limit is ${limit}): try again later`)));
+    // A peer that does not read the refusal must not hold the socket open.
+    setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS).unref();
   }
 
   readonly #handlers: ConnectionHandlers = {
@@ -265,6 +295,9 @@ export class StatsDaemon {
       if (!(err instanceof SamplerError)) throw err;
       const why = err.code === 'ESRCH' ? 'no such process' : err.message;
       return { ok: false, msg: `${name}: cannot register pid ${request.pid}: ${why}` };
+    }
+    if (this.registry.size >= this.#options.maxVms && this.registry.get(name) === undefined) {
+      return { ok: false, msg: `${name}: too many VMs (${this.registry.size} registered, the daemon's limit)` };
     }
     const vm: RegisteredVm = { name, labels: request.name, pid: request.pid, startTime, taps: request.taps };
     const registration = this.registry.register(vm);

@@ -9,6 +9,9 @@ export function startTestDaemon(socketPath: string, overrides: Partial<DaemonOpt
     intervalMs: 100,
     maxFrameSize: 1 << 20,
     maxQueuedBytes: 1 << 20,
+    maxConnections: 1024,
+    maxVms: 65536,
+    idleTimeoutMs: 60_000,
     logger: pino({ level: 'silent' }),
     ...overrides,
   });
