@@ -1,9 +1,9 @@
 import { StatsClient } from '../client/client.js';
-import { frameToJson } from '../wire/index.js';
 import type { Frame, IfData, Stats } from '../wire/messages.js';
 import { parseCommandLine, terminationSignal, UsageError, type Command } from './command.js';
 import { socketOption, vmLabels } from './client-commands.js';
 import { usageText, type OptionTable } from './options.js';
+import { frameJsonLine } from './wire.js';
 
 const COLUMNS: [title: string, width: number][] = [
   ['TIME', 8],
@@ -63,7 +63,7 @@ export const watchCommand: Command = {
 
 Subscribes to NAME and every VM below it (tenant matches tenant.web and tenant.db; no NAME: every VM)
 and prints each Data frame as it arrives: a table (one row per tap; IN is traffic from the VM), or with
---json one JSON line per frame, as 'vmm-stats wire decode' prints frames. Runs until interrupted.`,
+--json one JSON line per frame, exactly as 'vmm-stats wire decode' prints it. Runs until interrupted.`,
     watchOptions,
   ),
   async run(argv) {
@@ -73,7 +73,7 @@ and prints each Data frame as it arrives: a table (one row per tap; IN is traffi
     let headerShown = false;
     client.onData((frame) => {
       if (values.json) {
-        process.stdout.write(JSON.stringify(frameToJson(frame)) + '\n');
+        process.stdout.write(frameJsonLine(frame) + '\n');
         return;
       }
       if (!headerShown) process.stdout.write(row(COLUMNS.map(([title]) => title)) + '\n');

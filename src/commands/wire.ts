@@ -14,6 +14,7 @@ import {
   WireError,
   type JsonObject,
 } from '../wire/index.js';
+import type { Frame } from '../wire/messages.js';
 import { parseCommandLine, parseInteger, UsageError, type Command } from './command.js';
 import { usageText, type OptionTable } from './options.js';
 
@@ -112,9 +113,14 @@ async function decodeStream(input: Readable, out: LineWriter, maxFrameSize: numb
   }
 }
 
+/** A decoded frame as the inspector prints it, which is how the seed's oracle prints it. */
+export function frameJsonLine(frame: Frame): string {
+  return jsonLine({ ok: true, ...frameToJson(frame) });
+}
+
 function decodeToJsonLine(bytes: Uint8Array, maxFrameSize: number | undefined): string {
   try {
-    return jsonLine({ ok: true, ...frameToJson(decodeFrame(bytes, { maxFrameSize })) });
+    return frameJsonLine(decodeFrame(bytes, { maxFrameSize }));
   } catch (err) {
     if (err instanceof WireError) return errorLine(err);
     throw err;
