@@ -2,15 +2,7 @@ import { createLogger } from '../log/logger.js';
 import { Exporter } from '../exporter/exporter.js';
 import { DEFAULT_SOCKET_PATH } from '../daemon/socket-path.js';
 import { DEFAULT_METRICS_HOST, DEFAULT_METRICS_PORT, parseListenAddress, startMetricsServer } from '../metrics/server.js';
-import {
-  logLevelOption,
-  parseCommandLine,
-  parseLogLevel,
-  parseOption,
-  terminationSignal,
-  UsageError,
-  type Command,
-} from './command.js';
+import { logLevelOption, parseCommandLine, parseLogLevel, parseOption, terminationSignal, UsageError, type Command } from './command.js';
 import { usageText, type OptionTable } from './options.js';
 
 const DEFAULT_STALE_SECONDS = 35;

@@ -1,33 +1,26 @@
 // `vmm-stats watch` as a real process, subscribed to a real daemon (in this process) watching a real process.
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StatsDaemon } from '../../src/daemon/daemon.js';
 import { encodeMessage, messageFromJson } from '../../src/wire/index.js';
-import { startTestDaemon } from '../helpers/daemon.js';
+import { startTempDaemon, type TempDaemon } from '../helpers/daemon.js';
 import { RawPeer } from '../helpers/peer.js';
 import { ChildProcesses, eventually } from '../helpers/processes.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const children = new ChildProcesses();
-let dir: string;
+let daemon: TempDaemon;
 let socketPath: string;
-let daemon: StatsDaemon;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'vmm-stats-watch-'));
-  socketPath = join(dir, 'stat.sock');
-  daemon = await startTestDaemon(socketPath);
+  daemon = await startTempDaemon();
+  socketPath = daemon.socketPath;
 });
 
 afterAll(async () => {
   await daemon.stop();
   await children.killAll();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 async function addVm(name: string[]): Promise<void> {
