@@ -11,7 +11,7 @@ import {
   type SortOrder,
   type View,
 } from '../top/screen.js';
-import { parseCommandLine, UsageError, type Command } from './command.js';
+import { parseCommandLine, terminationSignal, UsageError, type Command } from './command.js';
 import { socketOption, vmLabels } from './client-commands.js';
 import { usageText, type OptionTable } from './options.js';
 
@@ -99,12 +99,9 @@ interface Display {
   close(): void;
 }
 
-/** Resolves on SIGINT or SIGTERM, the ordinary ways to stop a program that runs until stopped. */
+/** SIGINT or SIGTERM, the ordinary ways to stop a program that runs until stopped, are a quit. */
 function interrupted(): Promise<Outcome> {
-  return new Promise((resolve) => {
-    process.once('SIGINT', () => resolve({ kind: 'quit' }));
-    process.once('SIGTERM', () => resolve({ kind: 'quit' }));
-  });
+  return terminationSignal().then(() => ({ kind: 'quit' }));
 }
 
 /** Output closed by its reader (`vmm-stats top | head`) is a normal end, not an error. */
