@@ -2,9 +2,12 @@ import { StatsClient, type StatsRequest } from '../client/client.js';
 import type { Unsent } from '../wire/messages.js';
 import { DEFAULT_SOCKET_PATH } from '../daemon/socket-path.js';
 import { parseCommandLine, parseInteger, UsageError, type Command } from './command.js';
+import { usageText, type OptionTable } from './options.js';
 
-export const socketOption = { socket: { type: 'string', default: DEFAULT_SOCKET_PATH } } as const;
-export const socketUsage = `  --socket PATH   the daemon's Unix socket (default ${DEFAULT_SOCKET_PATH})`;
+/** How a client command finds the daemon. */
+export const socketOption = {
+  socket: { type: 'string', placeholder: 'PATH', default: DEFAULT_SOCKET_PATH, help: "the daemon's Unix socket" },
+} satisfies OptionTable;
 
 /** A VM name as the protocol carries it: `tenant.web` is `['tenant', 'web']`; '' is no labels at all. */
 export function vmLabels(name: string): string[] {
@@ -30,25 +33,26 @@ function oneName(positionals: string[], what: string): string {
   return positionals[0]!;
 }
 
+const addOptions = {
+  pid: { type: 'string', placeholder: 'PID', help: "the VM's VMM process (required)" },
+  tap: { type: 'string', multiple: true, placeholder: 'IF', default: [], help: 'a tap interface of the VM; repeat for several' },
+  ...socketOption,
+} satisfies OptionTable;
+
 export const addCommand: Command = {
   name: 'add',
   summary: 'register a VM (its VMM process and taps) with the daemon',
-  usage: `usage: vmm-stats add NAME --pid PID [--tap IF]... [--socket PATH]
+  options: addOptions,
+  usage: usageText(
+    `usage: vmm-stats add NAME --pid PID [--tap IF]... [--socket PATH]
 
 Registers the VM NAME (dotted, e.g. tenant.web) with the running daemon: the process PID is sampled, and
 so is each tap (taps that do not exist yet are read once they appear). Adding the same name again with
-another pid replaces the old registration.
-
-options:
-  --pid PID       the VM's VMM process (required)
-  --tap IF        a tap interface of the VM; repeat for several
-${socketUsage}`,
+another pid replaces the old registration.`,
+    addOptions,
+  ),
   async run(argv) {
-    const { values, positionals } = parseCommandLine(
-      argv,
-      { pid: { type: 'string' }, tap: { type: 'string', multiple: true, default: [] }, ...socketOption },
-      true,
-    );
+    const { values, positionals } = parseCommandLine(argv, addOptions, true);
     const name = oneName(positionals, 'VM name');
     if (values.pid === undefined) throw new UsageError('--pid is required');
     const pid = parseInteger('--pid', values.pid, 1, 2 ** 31 - 1);
@@ -59,14 +63,15 @@ ${socketUsage}`,
 export const removeCommand: Command = {
   name: 'remove',
   summary: 'unregister a VM',
-  usage: `usage: vmm-stats remove NAME [--socket PATH]
+  options: socketOption,
+  usage: usageText(
+    `usage: vmm-stats remove NAME [--socket PATH]
 
-Unregisters the VM NAME: the daemon stops sampling it and its subscribers get no more Data for it.
-
-options:
-${socketUsage}`,
+Unregisters the VM NAME: the daemon stops sampling it and its subscribers get no more Data for it.`,
+    socketOption,
+  ),
   async run(argv) {
-    const { values, positionals } = parseCommandLine(argv, { ...socketOption }, true);
+    const { values, positionals } = parseCommandLine(argv, socketOption, true);
     return requestOnce(values.socket, { kind: 'stats.remove', name: vmLabels(oneName(positionals, 'VM name')) });
   },
 };

@@ -1,9 +1,12 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseArgs } from 'node:util';
+import type { OptionTable } from './options.js';
 
 /** One subcommand of the `vmm-stats` CLI. */
 export interface Command {
   name: string;
   summary: string;
+  /** Every flag the command takes; its usage lists each of them. */
+  options: OptionTable;
   /** Full help text, printed by `--help`. */
   usage: string;
   run(argv: string[]): Promise<number>;
@@ -14,10 +17,8 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-type Options = NonNullable<ParseArgsConfig['options']>;
-
-/** parseArgs in strict mode, with its errors turned into UsageError. */
-export function parseCommandLine<O extends Options>(argv: string[], options: O, allowPositionals = false) {
+/** parseArgs in strict mode with a command's option table, its errors turned into UsageError. */
+export function parseCommandLine<O extends OptionTable>(argv: string[], options: O, allowPositionals = false) {
   try {
     return parseArgs({ args: argv, options, allowPositionals, strict: true });
   } catch (err) {
@@ -45,6 +46,10 @@ export function parseOption<T>(flag: string, text: string, parse: (text: string)
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const logLevelOption = {
+  'log-level': { type: 'string', placeholder: 'LEVEL', default: 'info', help: LOG_LEVELS.join(', ') },
+} satisfies OptionTable;
 
 export function parseLogLevel(text: string): LogLevel {
   if (!(LOG_LEVELS as readonly string[]).includes(text)) {

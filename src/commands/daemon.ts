@@ -3,8 +3,9 @@ import { StatsDaemon } from '../daemon/daemon.js';
 import { DEFAULT_SOCKET_PATH } from '../daemon/socket-path.js';
 import { DEFAULT_MAX_FRAME_SIZE } from '../wire/index.js';
 import { DEFAULT_METRICS_HOST, DEFAULT_METRICS_PORT, parseListenAddress, startMetricsServer } from '../metrics/server.js';
+import { DEFAULT_DEBUGFS_ROOT } from '../sampler/sampler.js';
 import {
-  LOG_LEVELS,
+  logLevelOption,
   parseCommandLine,
   parseInteger,
   parseLogLevel,
@@ -13,30 +14,67 @@ import {
   UsageError,
   type Command,
 } from './command.js';
+import { usageText, type OptionTable } from './options.js';
 
 const DEFAULT_INTERVAL_SECONDS = 10;
 const DEFAULT_MAX_QUEUE_BYTES = 8 * 1024 * 1024;
 
-const usage = `usage: vmm-stats daemon [options]
+const daemonOptions = {
+  socket: {
+    type: 'string',
+    placeholder: 'PATH',
+    default: DEFAULT_SOCKET_PATH,
+    help: 'Unix socket to listen on; its directory is created',
+  },
+  interval: {
+    type: 'string',
+    placeholder: 'SECONDS',
+    default: String(DEFAULT_INTERVAL_SECONDS),
+    help: 'sampling interval, fractions allowed',
+  },
+  'socket-mode': { type: 'string', placeholder: 'OCTAL', default: '0660', help: 'permissions of the socket file' },
+  'socket-group': {
+    type: 'string',
+    placeholder: 'GROUP',
+    defaultText: "the daemon's own group",
+    help: 'group of the socket file, by name or gid',
+  },
+  'max-frame': {
+    type: 'string',
+    placeholder: 'BYTES',
+    default: String(DEFAULT_MAX_FRAME_SIZE),
+    help: 'largest request frame accepted',
+  },
+  'max-queue': {
+    type: 'string',
+    placeholder: 'BYTES',
+    default: String(DEFAULT_MAX_QUEUE_BYTES),
+    help: 'Data bytes queued for a subscriber that does not read, before the oldest are dropped',
+  },
+  metrics: {
+    type: 'string',
+    placeholder: 'HOST:PORT',
+    help:
+      'also serve Prometheus metrics of every VM at http://HOST:PORT/metrics ' +
+      `(npm start uses ${DEFAULT_METRICS_HOST}:${DEFAULT_METRICS_PORT}; off when not given)`,
+  },
+  debugfs: {
+    type: 'string',
+    placeholder: 'DIR',
+    defaultText: DEFAULT_DEBUGFS_ROOT,
+    help: 'where KVM publishes per-VM statistics in debugfs, read only for a VMM that keeps no KVM statistics fd',
+  },
+  ...logLevelOption,
+} satisfies OptionTable;
+
+const usage = usageText(
+  `usage: vmm-stats daemon [options]
 
 Serves the albatross Stats channel (wire version 2) on a Unix socket: a VM manager registers VMs with
-Add/Remove, subscribers send Subscribe and receive a Data frame per VM every interval.
-
-options:
-  --socket PATH          Unix socket to listen on (default ${DEFAULT_SOCKET_PATH}; its directory is created)
-  --interval SECONDS     sampling interval, fractions allowed (default ${DEFAULT_INTERVAL_SECONDS})
-  --socket-mode OCTAL    permissions of the socket file (default 0660)
-  --socket-group GROUP   group of the socket file, by name or gid (default: the daemon's own)
-  --max-frame BYTES      largest request frame accepted (default ${DEFAULT_MAX_FRAME_SIZE})
-  --max-queue BYTES      Data bytes queued for a subscriber that does not read, before the oldest are
-                         dropped (default ${DEFAULT_MAX_QUEUE_BYTES})
-  --metrics HOST:PORT    also serve Prometheus metrics of every VM at http://HOST:PORT/metrics
-                         (npm start uses ${DEFAULT_METRICS_HOST}:${DEFAULT_METRICS_PORT}; off when not given)
-  --debugfs DIR          where KVM publishes per-VM statistics in debugfs (default /sys/kernel/debug/kvm),
-                         read for a VMM that keeps no KVM statistics fd (those come first)
-  --log-level LEVEL      ${LOG_LEVELS.join(', ')} (default info)
-
-SIGTERM or SIGINT: stops accepting, sends what is queued, removes the socket and exits 0.`;
+Add/Remove, subscribers send Subscribe and receive a Data frame per VM every interval.`,
+  daemonOptions,
+  'SIGTERM or SIGINT: stops accepting, sends what is queued, removes the socket and exits 0.',
+);
 
 function parseInterval(text: string | undefined): number {
   const seconds = Number(text);
@@ -64,19 +102,10 @@ async function startOrStop<T>(daemon: StatsDaemon, start: () => Promise<T>): Pro
 export const daemonCommand: Command = {
   name: 'daemon',
   summary: 'collect VM statistics and serve them on the Stats socket',
+  options: daemonOptions,
   usage,
   async run(argv) {
-    const { values } = parseCommandLine(argv, {
-      socket: { type: 'string', default: DEFAULT_SOCKET_PATH },
-      interval: { type: 'string', default: String(DEFAULT_INTERVAL_SECONDS) },
-      'socket-mode': { type: 'string', default: '0660' },
-      'socket-group': { type: 'string' },
-      'max-frame': { type: 'string', default: String(DEFAULT_MAX_FRAME_SIZE) },
-      'max-queue': { type: 'string', default: String(DEFAULT_MAX_QUEUE_BYTES) },
-      debugfs: { type: 'string' },
-      metrics: { type: 'string' },
-      'log-level': { type: 'string', default: 'info' },
-    });
+    const { values } = parseCommandLine(argv, daemonOptions);
     const logger = createLogger(parseLogLevel(values['log-level']));
     const metricsAddress = values.metrics === undefined ? undefined : parseOption('--metrics', values.metrics, parseListenAddress);
     const daemon = await StatsDaemon.start({

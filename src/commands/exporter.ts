@@ -2,32 +2,43 @@ import { createLogger } from '../log/logger.js';
 import { Exporter } from '../exporter/exporter.js';
 import { DEFAULT_SOCKET_PATH } from '../daemon/socket-path.js';
 import { DEFAULT_METRICS_HOST, DEFAULT_METRICS_PORT, parseListenAddress, startMetricsServer } from '../metrics/server.js';
-import { LOG_LEVELS, parseCommandLine, parseLogLevel, parseOption, terminationSignal, UsageError, type Command } from './command.js';
+import { logLevelOption, parseCommandLine, parseLogLevel, parseOption, terminationSignal, UsageError, type Command } from './command.js';
+import { usageText, type OptionTable } from './options.js';
 
 const DEFAULT_STALE_SECONDS = 35;
+
+const exporterOptions = {
+  connect: { type: 'string', placeholder: 'SOCKET', default: DEFAULT_SOCKET_PATH, help: "the daemon's Unix socket" },
+  listen: {
+    type: 'string',
+    placeholder: 'HOST:PORT',
+    default: `${DEFAULT_METRICS_HOST}:${DEFAULT_METRICS_PORT}`,
+    help: 'where to serve /metrics',
+  },
+  'stale-after': {
+    type: 'string',
+    placeholder: 'SECONDS',
+    default: String(DEFAULT_STALE_SECONDS),
+    help: 'how long a VM seen only once keeps its series without new Data',
+  },
+  ...logLevelOption,
+} satisfies OptionTable;
 
 export const exporterCommand: Command = {
   name: 'exporter',
   summary: "serve a running stats daemon's VMs as Prometheus metrics",
-  usage: `usage: vmm-stats exporter [--connect SOCKET] [--listen HOST:PORT]
+  options: exporterOptions,
+  usage: usageText(
+    `usage: vmm-stats exporter [--connect SOCKET] [--listen HOST:PORT]
 
 The standalone Prometheus adapter: subscribes to every VM of a running stats daemon (vmm-stats, or any
 daemon that speaks the albatross Stats channel), keeps each VM's newest Data, and serves /metrics.
 Reconnects with backoff when the daemon restarts; a VM's series go away once it has sent nothing for
-three of its intervals.
-
-options:
-  --connect SOCKET      the daemon's Unix socket (default ${DEFAULT_SOCKET_PATH})
-  --listen HOST:PORT    where to serve /metrics (default ${DEFAULT_METRICS_HOST}:${DEFAULT_METRICS_PORT})
-  --stale-after SECONDS how long a VM seen only once keeps its series without new Data (default ${DEFAULT_STALE_SECONDS})
-  --log-level LEVEL     ${LOG_LEVELS.join(', ')} (default info)`,
+three of its intervals.`,
+    exporterOptions,
+  ),
   async run(argv) {
-    const { values } = parseCommandLine(argv, {
-      connect: { type: 'string', default: DEFAULT_SOCKET_PATH },
-      listen: { type: 'string', default: `${DEFAULT_METRICS_HOST}:${DEFAULT_METRICS_PORT}` },
-      'stale-after': { type: 'string', default: String(DEFAULT_STALE_SECONDS) },
-      'log-level': { type: 'string', default: 'info' },
-    });
+    const { values } = parseCommandLine(argv, exporterOptions);
     const listen = parseOption('--listen', values.listen, parseListenAddress);
     const staleSeconds = Number(values['stale-after']);
     if (!(staleSeconds > 0)) throw new UsageError(`--stale-after takes a positive number of seconds, not '${values['stale-after']}'`);

@@ -8,42 +8,51 @@ import {
   type VmmTarget,
 } from '../sampler/sampler.js';
 import { parseCommandLine, parseInteger, type Command } from './command.js';
+import { usageText, type OptionTable } from './options.js';
 
-const usage = `usage: vmm-stats sample --pid PID [--tap IF]... [--vmm] [--vmm-device NAME] [--debugfs DIR] [--json]
+const sampleOptions = {
+  pid: { type: 'string', placeholder: 'PID', help: 'the process to sample (a VMM)' },
+  tap: { type: 'string', multiple: true, placeholder: 'IF', help: 'an interface to read as well; repeat it for several' },
+  vmm: {
+    type: 'boolean',
+    help:
+      "read the VM's hypervisor counters too: on Linux KVM's statistics of PID, from the statistics fds PID " +
+      'keeps open (needs root, or CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH), else from debugfs; ' +
+      'on FreeBSD those of /dev/vmm/NAME (see --vmm-device)',
+  },
+  'vmm-device': {
+    type: 'string',
+    placeholder: 'NAME',
+    help: "the VM's device on FreeBSD (solo5-hvt names it solo5-PID); implies --vmm",
+  },
+  debugfs: {
+    type: 'string',
+    placeholder: 'DIR',
+    defaultText: DEFAULT_DEBUGFS_ROOT,
+    help: 'where KVM publishes its statistics in debugfs on Linux, read when PID keeps no statistics fd; implies --vmm',
+  },
+  json: { type: 'boolean', help: 'print one JSON object instead: u64 values as decimal strings, others as numbers' },
+} satisfies OptionTable;
 
-Takes one sample of a process and its interfaces, as the collector does every tick, and prints it.
+const usage = usageText(
+  `usage: vmm-stats sample --pid PID [--tap IF]... [--vmm] [--vmm-device NAME] [--debugfs DIR] [--json]
 
-options:
-  --pid PID          the process to sample (a VMM)
-  --tap IF           an interface to read as well; repeat it for several
-  --vmm              read the VM's hypervisor counters too: on Linux KVM's statistics of PID, from the
-                     statistics fds PID keeps open (needs root, or CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH),
-                     else from debugfs;
-                     on FreeBSD those of /dev/vmm/NAME (see --vmm-device)
-  --vmm-device NAME  the VM's device name on FreeBSD (solo5-hvt names its VM solo5-PID); implies --vmm
-  --debugfs DIR      where KVM publishes its statistics in debugfs on Linux (default ${DEFAULT_DEBUGFS_ROOT}),
-                     read when PID keeps no statistics fd; implies --vmm
-  --json             print one JSON object instead: u64 values as decimal strings, others as numbers
-
-Any error (no such process, no such interface, no hypervisor counters) is printed on stderr, exit status 1.
+Takes one sample of a process and its interfaces, as the collector does every tick, and prints it.`,
+  sampleOptions,
+  `Any error (no such process, no such interface, no hypervisor counters) is printed on stderr, exit status 1.
 
 examples:
   vmm-stats sample --pid 4242 --tap tap0
-  vmm-stats sample --pid 4242 --vmm --json`;
+  vmm-stats sample --pid 4242 --vmm --json`,
+);
 
 export const sampleCommand: Command = {
   name: 'sample',
   summary: 'take one sample of a process, its interfaces and its hypervisor counters, and print it',
+  options: sampleOptions,
   usage,
   async run(argv) {
-    const { values } = parseCommandLine(argv, {
-      pid: { type: 'string' },
-      tap: { type: 'string', multiple: true },
-      vmm: { type: 'boolean' },
-      'vmm-device': { type: 'string' },
-      debugfs: { type: 'string' },
-      json: { type: 'boolean' },
-    });
+    const { values } = parseCommandLine(argv, sampleOptions);
     const pid = parseInteger('--pid', values.pid, 1, 0x7fffffff);
     const vmmTarget: VmmTarget | undefined =
       values.vmm || values['vmm-device'] !== undefined || values.debugfs !== undefined

@@ -11,8 +11,9 @@ import {
   type SortOrder,
   type View,
 } from '../top/screen.js';
-import { parseCommandLine, UsageError, type Command } from './command.js';
-import { socketOption, socketUsage, vmLabels } from './client-commands.js';
+import { parseCommandLine, terminationSignal, UsageError, type Command } from './command.js';
+import { socketOption, vmLabels } from './client-commands.js';
+import { usageText, type OptionTable } from './options.js';
 
 /** Frames of one tick arrive together: wait for a quiet moment, so a tick is drawn once and whole. */
 const QUIET_MS = 100;
@@ -25,7 +26,18 @@ const QUIT_KEYS = ['q', 'Q', '\x03'];
 const ENTER_SCREEN = '\x1b[?1049h\x1b[?25l';
 const LEAVE_SCREEN = '\x1b[?25h\x1b[?1049l';
 
-const usage = `usage: vmm-stats top [NAME] [--sort COLUMN] [--socket PATH]
+const topOptions = {
+  sort: {
+    type: 'string',
+    placeholder: 'COLUMN',
+    default: DEFAULT_ORDER.column,
+    help: `the starting order: ${SORT_CHOICES.map((choice) => choice.column).join(', ')}`,
+  },
+  ...socketOption,
+} satisfies OptionTable;
+
+const usage = usageText(
+  `usage: vmm-stats top [NAME] [--sort COLUMN] [--socket PATH]
 
 A live view of the VMs: subscribes to NAME and every VM below it (no NAME: every VM) and shows one
 row per VM, refreshed as each interval's Data arrives:
@@ -39,11 +51,9 @@ for a few intervals (removed, or its process exited) leaves the view.
 
 Keys: ${SORT_CHOICES.map((choice) => `${choice.key} sort by ${choice.column}`).join(', ')} (bytes/s),
 r reverse the order, q or Ctrl-C quit. When standard output is not a terminal, top prints one plain
-block of rows per interval instead.
-
-options:
-  --sort COLUMN   the starting order: ${SORT_CHOICES.map((choice) => choice.column).join(', ')} (default ${DEFAULT_ORDER.column})
-${socketUsage}`;
+block of rows per interval instead.`,
+  topOptions,
+);
 
 function parseSort(text: string): SortOrder {
   const choice = SORT_CHOICES.find((candidate) => candidate.column === text);
@@ -89,12 +99,9 @@ interface Display {
   close(): void;
 }
 
-/** Resolves on SIGINT or SIGTERM, the ordinary ways to stop a program that runs until stopped. */
+/** SIGINT or SIGTERM, the ordinary ways to stop a program that runs until stopped, are a quit. */
 function interrupted(): Promise<Outcome> {
-  return new Promise((resolve) => {
-    process.once('SIGINT', () => resolve({ kind: 'quit' }));
-    process.once('SIGTERM', () => resolve({ kind: 'quit' }));
-  });
+  return terminationSignal().then(() => ({ kind: 'quit' }));
 }
 
 /** Output closed by its reader (`vmm-stats top | head`) is a normal end, not an error. */
@@ -159,10 +166,10 @@ function terminalDisplay(view: () => View, onKey: (key: string) => void): Displa
 export const topCommand: Command = {
   name: 'top',
   summary: 'a live, sortable view of every VM: CPU, memory and tap traffic',
+  options: topOptions,
   usage,
   async run(argv) {
-    const options = { sort: { type: 'string', default: DEFAULT_ORDER.column }, ...socketOption } as const;
-    const { values, positionals } = parseCommandLine(argv, options, true);
+    const { values, positionals } = parseCommandLine(argv, topOptions, true);
     if (positionals.length > 1) throw new UsageError('give at most one VM name');
     let order = parseSort(values.sort);
     const client = await StatsClient.connect(values.socket);

@@ -1,8 +1,9 @@
 import { StatsClient } from '../client/client.js';
-import { frameToJson } from '../wire/index.js';
 import type { Frame, IfData, Stats } from '../wire/messages.js';
 import { parseCommandLine, terminationSignal, UsageError, type Command } from './command.js';
-import { socketOption, socketUsage, vmLabels } from './client-commands.js';
+import { socketOption, vmLabels } from './client-commands.js';
+import { usageText, type OptionTable } from './options.js';
+import { frameJsonLine } from './wire.js';
 
 const COLUMNS: [title: string, width: number][] = [
   ['TIME', 8],
@@ -48,26 +49,31 @@ export function tableRows(frame: Frame, now: Date): string[] {
   return stats.ifdata.map((tap) => row([...vmCells, ...tapCells(tap)]));
 }
 
+const watchOptions = {
+  json: { type: 'boolean', default: false, help: 'JSON lines instead of the table' },
+  ...socketOption,
+} satisfies OptionTable;
+
 export const watchCommand: Command = {
   name: 'watch',
   summary: 'subscribe to VMs and print their statistics as they arrive',
-  usage: `usage: vmm-stats watch [NAME] [--json] [--socket PATH]
+  options: watchOptions,
+  usage: usageText(
+    `usage: vmm-stats watch [NAME] [--json] [--socket PATH]
 
 Subscribes to NAME and every VM below it (tenant matches tenant.web and tenant.db; no NAME: every VM)
 and prints each Data frame as it arrives: a table (one row per tap; IN is traffic from the VM), or with
---json one JSON line per frame, as 'vmm-stats wire decode' prints frames. Runs until interrupted.
-
-options:
-  --json          JSON lines instead of the table
-${socketUsage}`,
+--json one JSON line per frame, exactly as 'vmm-stats wire decode' prints it. Runs until interrupted.`,
+    watchOptions,
+  ),
   async run(argv) {
-    const { values, positionals } = parseCommandLine(argv, { json: { type: 'boolean', default: false }, ...socketOption }, true);
+    const { values, positionals } = parseCommandLine(argv, watchOptions, true);
     if (positionals.length > 1) throw new UsageError('give at most one VM name');
     const client = await StatsClient.connect(values.socket);
     let headerShown = false;
     client.onData((frame) => {
       if (values.json) {
-        process.stdout.write(JSON.stringify(frameToJson(frame)) + '\n');
+        process.stdout.write(frameJsonLine(frame) + '\n');
         return;
       }
       if (!headerShown) process.stdout.write(row(COLUMNS.map(([title]) => title)) + '\n');

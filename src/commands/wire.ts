@@ -14,9 +14,28 @@ import {
   WireError,
   type JsonObject,
 } from '../wire/index.js';
+import type { Frame } from '../wire/messages.js';
 import { parseCommandLine, parseInteger, UsageError, type Command } from './command.js';
+import { usageText, type OptionTable } from './options.js';
 
-const usage = `usage: vmm-stats wire decode [--binary] [--max-frame BYTES]
+/** The flags of `wire decode`; `wire encode` takes none. */
+const decodeOptions = {
+  binary: {
+    type: 'boolean',
+    help:
+      'decode a raw byte stream of concatenated frames (a socket capture) instead of hex lines; ' +
+      'the stream cannot be resynchronised after a bad header, so decoding stops there',
+  },
+  'max-frame': {
+    type: 'string',
+    placeholder: 'BYTES',
+    defaultText: `with --binary: ${DEFAULT_MAX_FRAME_SIZE}`,
+    help: 'refuse frames announcing a larger payload',
+  },
+} satisfies OptionTable;
+
+const usage = usageText(
+  `usage: vmm-stats wire decode [--binary] [--max-frame BYTES]
        vmm-stats wire encode
 
 The wire inspector: WV2 frames to JSON and back, one per line.
@@ -28,21 +47,18 @@ decode  reads frames on stdin, one hex frame a line (blank lines are skipped), a
         A bad frame does not stop the rest; the exit status is 0 unless stdin cannot be read.
 encode  reads JSON lines in the same schema ("kind", "id", "name", ... as decode prints them, with "id"
         at the top level instead of "header") and prints each frame as hex. A line that cannot be encoded
-        is reported on stderr with its line number, and the exit status is then 1.
-
-options:
-  --binary           decode a raw byte stream of concatenated frames (a socket capture) instead of hex
-                     lines; the stream cannot be resynchronised after a bad header, so decoding stops there
-  --max-frame BYTES  refuse frames announcing a larger payload (default with --binary: ${DEFAULT_MAX_FRAME_SIZE})
-
-examples:
+        is reported on stderr with its line number, and the exit status is then 1.`,
+  decodeOptions,
+  `examples:
   echo 0000020100020000000000000000002a0000000d0000000000000001000374656e | vmm-stats wire decode
   vmm-stats wire decode --binary < capture.bin
-  vmm-stats wire decode < frames.hex | vmm-stats wire encode`;
+  vmm-stats wire decode < frames.hex | vmm-stats wire encode`,
+);
 
 export const wireCommand: Command = {
   name: 'wire',
   summary: 'decode WV2 frames (hex lines or a byte stream) to JSON lines, or encode JSON lines to frames',
+  options: decodeOptions,
   usage,
   async run(argv) {
     const [action, ...rest] = argv;
@@ -53,7 +69,7 @@ export const wireCommand: Command = {
 };
 
 async function decode(argv: string[]): Promise<number> {
-  const { values } = parseCommandLine(argv, { binary: { type: 'boolean' }, 'max-frame': { type: 'string' } });
+  const { values } = parseCommandLine(argv, decodeOptions);
   const limit = values['max-frame'];
   const maxFrameSize = limit === undefined ? undefined : parseInteger('--max-frame', limit, 0, 0xffffffff);
   const out = new LineWriter(process.stdout);
@@ -97,9 +113,14 @@ async function decodeStream(input: Readable, out: LineWriter, maxFrameSize: numb
   }
 }
 
+/** A decoded frame as the inspector prints it, which is how the seed's oracle prints it. */
+export function frameJsonLine(frame: Frame): string {
+  return jsonLine({ ok: true, ...frameToJson(frame) });
+}
+
 function decodeToJsonLine(bytes: Uint8Array, maxFrameSize: number | undefined): string {
   try {
-    return jsonLine({ ok: true, ...frameToJson(decodeFrame(bytes, { maxFrameSize })) });
+    return frameJsonLine(decodeFrame(bytes, { maxFrameSize }));
   } catch (err) {
     if (err instanceof WireError) return errorLine(err);
     throw err;

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { StatsDaemon, type DaemonOptions } from '../../src/daemon/daemon.js';
 
@@ -15,4 +18,26 @@ export function startTestDaemon(socketPath: string, overrides: Partial<DaemonOpt
     logger: pino({ level: 'silent' }),
     ...overrides,
   });
+}
+
+export interface TempDaemon {
+  daemon: StatsDaemon;
+  socketPath: string;
+  /** Stops the daemon and removes its directory. */
+  stop(): Promise<void>;
+}
+
+/** A test daemon on a socket in a new temporary directory. */
+export async function startTempDaemon(overrides: Partial<DaemonOptions> = {}): Promise<TempDaemon> {
+  const dir = mkdtempSync(join(tmpdir(), 'vmm-stats-test-'));
+  const socketPath = join(dir, 'stat.sock');
+  const daemon = await startTestDaemon(socketPath, overrides);
+  return {
+    daemon,
+    socketPath,
+    async stop(): Promise<void> {
+      await daemon.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
