@@ -96,7 +96,7 @@ export async function startDaemon(
     ...node.options,
     ...(profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir]),
   ];
-  const args = [...nodeFlags, VMM_STATS_BIN, 'daemon', '--socket', socketPath, '--interval', '1',
+  const args = [...nodeFlags, VMM_STATS_BIN, 'daemon', '--socket', socketPath, '--interval', '1', '--state-file', join(dir, 'registrations.json'),
     '--metrics', `127.0.0.1:${port}`, '--log-level', 'warn'];
   const socketAnswers = async () => {
     const client = await StatsClient.connect(socketPath);

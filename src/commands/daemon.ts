@@ -1,6 +1,7 @@
 import { createLogger } from '../log/logger.js';
 import { StatsDaemon } from '../daemon/daemon.js';
 import { DEFAULT_SOCKET_PATH } from '../daemon/socket-path.js';
+import { DEFAULT_STATE_FILE } from '../daemon/state-file.js';
 import { DEFAULT_MAX_FRAME_SIZE } from '../wire/index.js';
 import { DEFAULT_METRICS_HOST, DEFAULT_METRICS_PORT, parseListenAddress, startMetricsServer } from '../metrics/server.js';
 import { DEFAULT_DEBUGFS_ROOT } from '../sampler/sampler.js';
@@ -18,6 +19,9 @@ import { usageText, type OptionTable } from './options.js';
 
 const DEFAULT_INTERVAL_SECONDS = 10;
 const DEFAULT_MAX_QUEUE_BYTES = 8 * 1024 * 1024;
+const DEFAULT_MAX_CONNECTIONS = 1024;
+const DEFAULT_MAX_VMS = 65536;
+const DEFAULT_IDLE_TIMEOUT_SECONDS = 60;
 
 const daemonOptions = {
   socket: {
@@ -50,6 +54,30 @@ const daemonOptions = {
     placeholder: 'BYTES',
     default: String(DEFAULT_MAX_QUEUE_BYTES),
     help: 'Data bytes queued for a subscriber that does not read, before the oldest are dropped',
+  },
+  'state-file': {
+    type: 'string',
+    placeholder: 'PATH',
+    default: DEFAULT_STATE_FILE,
+    help: 'where the registrations are kept, so that a restart forgets no VM; an empty PATH keeps none',
+  },
+  'max-connections': {
+    type: 'string',
+    placeholder: 'N',
+    default: String(DEFAULT_MAX_CONNECTIONS),
+    help: 'connections open at once; past it a new one gets a failure frame and is closed',
+  },
+  'max-vms': {
+    type: 'string',
+    placeholder: 'N',
+    default: String(DEFAULT_MAX_VMS),
+    help: 'VMs registered at once; past it an Add of a new name fails',
+  },
+  'idle-timeout': {
+    type: 'string',
+    placeholder: 'SECONDS',
+    default: String(DEFAULT_IDLE_TIMEOUT_SECONDS),
+    help: 'how long a request frame may take to arrive once begun; a peer stalled in the middle of one is closed, unless it subscribes',
   },
   metrics: {
     type: 'string',
@@ -115,7 +143,10 @@ export const daemonCommand: Command = {
       intervalMs: parseInterval(values.interval),
       maxFrameSize: parseInteger('--max-frame', values['max-frame'], 64, 0x7fffffff),
       maxQueuedBytes: parseInteger('--max-queue', values['max-queue'], 4096, 2 ** 31),
-      maxConnections: 1024, maxVms: 65536, idleTimeoutMs: 60_000,
+      maxConnections: parseInteger('--max-connections', values['max-connections'], 1, 1_000_000),
+      maxVms: parseInteger('--max-vms', values['max-vms'], 1, 10_000_000),
+      idleTimeoutMs: parseInteger('--idle-timeout', values['idle-timeout'], 1, 86_400) * 1000,
+      stateFile: values['state-file'],
       debugfsRoot: values.debugfs,
       logger,
     });

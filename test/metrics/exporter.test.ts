@@ -20,7 +20,7 @@ let exporter: Exporter;
 let server: MetricsServer;
 
 async function startDaemon(): Promise<void> {
-  daemon = spawn(process.execPath, [cli, 'daemon', '--socket', socketPath, '--interval', '0.2'], { stdio: 'ignore' });
+  daemon = spawn(process.execPath, [cli, 'daemon', '--socket', socketPath, '--interval', '0.2', '--state-file', ''], { stdio: 'ignore' });
   await eventually(() => (existsSync(socketPath) ? true : undefined), 10_000, 'the daemon socket');
 }
 

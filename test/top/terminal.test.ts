@@ -31,7 +31,7 @@ let daemon: ChildProcess | undefined;
 
 /** A daemon ticking every 0.2 s, with a CPU-burning process and an idle one registered as two VMs. */
 beforeAll(async () => {
-  daemon = spawn(process.execPath, [cli, 'daemon', '--socket', socket, '--interval', '0.2', '--log-level', 'warn'], {
+  daemon = spawn(process.execPath, [cli, 'daemon', '--socket', socket, '--interval', '0.2', '--log-level', 'warn', '--state-file', ''], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let daemonErrors = '';
