@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "vmm_stats",
-      "sources": [ "native/addon.cc" ],
+      "sources": [ "native/addon.cc", "native/host_addon.cc", "native/limits_posix.cc" ],
       "include_dirs": [ "<!(node -p \"require('node-addon-api').include_dir\")" ],
       "defines": [ "NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS" ],
       "cflags_cc": [ "-std=c++17", "-fexceptions", "-O2", "-Wall", "-Wextra" ],
@@ -10,10 +10,11 @@
       "conditions": [
         [ "OS=='linux'", {
           "sources": [ "native/process_linux.cc", "native/interfaces_linux.cc", "native/vmm_linux.cc",
-                       "native/kvm_stats_linux.cc", "native/netlink_linux.cc" ]
+                       "native/kvm_stats_linux.cc", "native/netlink_linux.cc", "native/peer_linux.cc" ]
         } ],
         [ "OS=='freebsd'", {
-          "sources": [ "native/process_freebsd.cc", "native/interfaces_freebsd.cc", "native/vmm_freebsd.cc" ],
+          "sources": [ "native/process_freebsd.cc", "native/interfaces_freebsd.cc", "native/vmm_freebsd.cc",
+                       "native/peer_freebsd.cc" ],
           "libraries": [ "-lvmmapi" ]
         } ]
       ]

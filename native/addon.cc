@@ -8,6 +8,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "host_addon.h"
 #include "sampler.h"
 
 namespace {
@@ -160,6 +161,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sampleProcess", Napi::Function::New<SampleProcess>(env, "sampleProcess"));
   exports.Set("InterfaceSampler", InterfaceSampler::Define(env));
   exports.Set("VmmDevice", VmmDevice::Define(env));
+  vmmstats::RegisterHost(env, exports);
   return exports;
 }
 

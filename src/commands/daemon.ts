@@ -55,6 +55,20 @@ const daemonOptions = {
     default: String(DEFAULT_MAX_QUEUE_BYTES),
     help: 'Data bytes queued for a subscriber that does not read, before the oldest are dropped',
   },
+  'manager-user': {
+    type: 'string',
+    multiple: true,
+    placeholder: 'USER',
+    default: [],
+    help: 'a user (name or uid) who may Add and Remove; repeat for several. With this or --manager-group, every other peer but root may Subscribe only',
+  },
+  'manager-group': {
+    type: 'string',
+    multiple: true,
+    placeholder: 'GROUP',
+    default: [],
+    help: 'a group (name or gid) whose members by their primary group may Add and Remove; repeat for several',
+  },
   'state-file': {
     type: 'string',
     placeholder: 'PATH',
@@ -147,6 +161,8 @@ export const daemonCommand: Command = {
       maxVms: parseInteger('--max-vms', values['max-vms'], 1, 10_000_000),
       idleTimeoutMs: parseInteger('--idle-timeout', values['idle-timeout'], 1, 86_400) * 1000,
       stateFile: values['state-file'],
+      managerUsers: values['manager-user'],
+      managerGroups: values['manager-group'],
       debugfsRoot: values.debugfs,
       logger,
     });

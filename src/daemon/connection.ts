@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Logger } from '../log/logger.js';
+import type { PeerCredentials } from '../sampler/host.js';
 import { FrameReader, FrameStreamError, type WireError } from '../wire/index.js';
 import type { VmName } from '../wire/messages.js';
 import { coversVm } from '../vm/vm.js';
@@ -32,6 +33,8 @@ export interface ConnectionHandlers {
  */
 export class Connection {
   readonly subscriptions: VmName[] = [];
+  /** Who connected, as the kernel says; undefined when it could not be read. */
+  readonly peer: PeerCredentials | undefined;
   readonly #socket: Socket;
   readonly #reader: FrameReader;
   readonly #limits: ConnectionLimits;
@@ -49,8 +52,9 @@ export class Connection {
   /** Runs from the first bytes of a frame to its last. */
   #partialFrameTimer: NodeJS.Timeout | undefined;
 
-  constructor(socket: Socket, limits: ConnectionLimits, logger: Logger, handlers: ConnectionHandlers) {
+  constructor(socket: Socket, limits: ConnectionLimits, logger: Logger, handlers: ConnectionHandlers, peer?: PeerCredentials) {
     this.#socket = socket;
+    this.peer = peer;
     this.#limits = limits;
     this.#logger = logger;
     this.#reader = new FrameReader({ maxFrameSize: limits.maxFrameSize });

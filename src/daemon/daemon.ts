@@ -2,6 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../log/logger.js';
 import { Collector, type TickSnapshot } from '../collector/collector.js';
 import { TickSchedule } from '../collector/schedule.js';
+import { peerCredentials, raiseOpenFilesLimit, type PeerCredentials } from '../sampler/host.js';
 import { sampleProcess, sampleProcesses, SamplerError } from '../sampler/sampler.js';
 import { isPid, vmNameOf, vmNameProblem, type RegisteredVm, type VmName } from '../vm/vm.js';
 import {
@@ -19,7 +20,7 @@ import { audienceOf, type Audience } from './audience.js';
 import { Connection, type ConnectionHandlers } from './connection.js';
 import { Registry } from './registry.js';
 import { loadState, prepareStateDirectory, StateWriter } from './state-file.js';
-import { prepareSocketPath, removeSocket, resolveGroup, setSocketAccess } from './socket-path.js';
+import { prepareSocketPath, removeSocket, resolveGroup, resolveUser, setSocketAccess } from './socket-path.js';
 
 export interface DaemonOptions {
   socketPath: string;
@@ -37,12 +38,38 @@ export interface DaemonOptions {
   /** How long a frame may take to arrive once begun (see ConnectionLimits). */
   idleTimeoutMs: number;
   debugfsRoot?: string;
+  /**
+   * Who may Add and Remove, by user and group (names or ids), besides root; when both are empty or
+   * absent, everyone who can open the socket may.
+   */
+  managerUsers?: readonly string[];
+  managerGroups?: readonly string[];
   /** Where the registrations are kept across restarts; none when absent or empty. */
   stateFile?: string;
   logger: Logger;
 }
 
 type StatsRequest = Extract<Message, { kind: 'stats.add' | 'stats.remove' | 'stats.subscribe' }>;
+
+/** The peers allowed to change the registrations, when not everyone is. */
+interface Managers {
+  uids: ReadonlySet<number>;
+  gids: ReadonlySet<number>;
+}
+
+async function resolveManagers(users: readonly string[] = [], groups: readonly string[] = []): Promise<Managers | undefined> {
+  if (users.length === 0 && groups.length === 0) return undefined;
+  return {
+    uids: new Set(await Promise.all(users.map(resolveUser))),
+    gids: new Set(await Promise.all(groups.map(resolveGroup))),
+  };
+}
+
+function mayManage(managers: Managers | undefined, peer: PeerCredentials | undefined): boolean {
+  if (managers === undefined) return true;
+  if (peer === undefined) return false;
+  return peer.uid === 0 || managers.uids.has(peer.uid) || managers.gids.has(peer.gid);
+}
 
 const SHUTDOWN_FLUSH_MS = 2000;
 const REFUSAL_LINGER_MS = 1000;
@@ -56,6 +83,7 @@ const MAX_STATE_DELAY_MS = 1000;
 export class StatsDaemon {
   readonly registry: Registry;
   readonly #state: StateWriter | undefined;
+  readonly #managers: Managers | undefined;
   readonly #collector: Collector;
   readonly #schedule: TickSchedule;
   readonly #options: DaemonOptions;
@@ -72,8 +100,9 @@ export class StatsDaemon {
   #audience: { generation: number; audience: Audience } | undefined;
   #latest: TickSnapshot | undefined;
 
-  private constructor(options: DaemonOptions) {
+  private constructor(options: DaemonOptions, managers: Managers | undefined) {
     this.#options = options;
+    this.#managers = managers;
     this.#logger = options.logger;
     const stateFile = options.stateFile || undefined;
     this.#state = stateFile === undefined ? undefined : new StateWriter(stateFile, Math.min(options.intervalMs, MAX_STATE_DELAY_MS),
@@ -86,9 +115,11 @@ export class StatsDaemon {
 
   static async start(options: DaemonOptions): Promise<StatsDaemon> {
     const gid = options.socketGroup === undefined ? undefined : await resolveGroup(options.socketGroup);
+    const managers = await resolveManagers(options.managerUsers, options.managerGroups);
     await prepareSocketPath(options.socketPath, options.logger);
     if (options.stateFile) prepareStateDirectory(options.stateFile);
-    const daemon = new StatsDaemon(options);
+    StatsDaemon.#raiseOpenFilesLimit(options);
+    const daemon = new StatsDaemon(options, managers);
     if (options.stateFile) daemon.#restore(options.stateFile);
     await daemon.#listen();
     await setSocketAccess(options.socketPath, options.socketMode, gid);
@@ -98,6 +129,16 @@ export class StatsDaemon {
       'stats daemon listening',
     );
     return daemon;
+  }
+
+  /** The open-files limit as high as the host allows, so that --max-connections binds before EMFILE does. */
+  static #raiseOpenFilesLimit({ logger, maxConnections }: DaemonOptions): void {
+    const { soft, hard, error } = raiseOpenFilesLimit();
+    logger.info({ soft, hard, err: error }, error ? 'could not raise the open-files limit' : 'open-files limit');
+    // Beyond the connections: the socket, the state file, netlink, and a VMM's statistics fds.
+    if (soft < maxConnections + 64) {
+      logger.warn({ openFiles: soft, maxConnections }, 'the open-files limit is below --max-connections: connections past it fail with EMFILE');
+    }
   }
 
   /**
@@ -203,7 +244,7 @@ export class StatsDaemon {
     }
     const { maxFrameSize, maxQueuedBytes, idleTimeoutMs } = this.#options;
     const limits = { maxFrameSize, maxQueuedBytes, idleTimeoutMs };
-    const connection = new Connection(socket, limits, this.#logger, this.#handlers);
+    const connection = new Connection(socket, limits, this.#logger, this.#handlers, this.#peerOf(socket));
     this.#connections.add(connection);
     this.#logger.debug({ connections: this.#connections.size }, 'connection accepted');
     socket.once('close', () => {
@@ -212,6 +253,15 @@ export class StatsDaemon {
       this.#droppedOnClosed += connection.droppedFrames;
       this.#logger.debug({ connections: this.#connections.size }, 'connection closed');
     });
+  }
+
+  #peerOf(socket: Socket): PeerCredentials | undefined {
+    try {
+      return peerCredentials(socket);
+    } catch (err) {
+      this.#logger.warn({ err }, 'cannot tell who connected: the connection may subscribe only');
+      return undefined;
+    }
   }
 
   /** One failure frame saying why, then closed; logged once for the whole burst of refusals. */
@@ -275,6 +325,7 @@ export class StatsDaemon {
   #serveStats(connection: Connection, request: StatsRequest): { ok: boolean; msg: string } {
     const problem = vmNameProblem(request.name, { prefix: request.kind === 'stats.subscribe' });
     if (problem !== undefined) return { ok: false, msg: `${JSON.stringify(request.name)}: ${problem}` };
+    if (request.kind !== 'stats.subscribe' && !mayManage(this.#managers, connection.peer)) return this.#notPermitted(connection, request);
     switch (request.kind) {
       case 'stats.add':
         return this.#add(request);
@@ -283,6 +334,13 @@ export class StatsDaemon {
       case 'stats.subscribe':
         return this.#subscribe(connection, request.name);
     }
+  }
+
+  #notPermitted(connection: Connection, request: StatsRequest): { ok: boolean; msg: string } {
+    const { uid, gid } = connection.peer ?? {};
+    this.#logger.warn({ uid, gid, request: request.kind, vm: vmNameOf(request.name) }, 'refused a registration change from a peer that is not the VM manager');
+    const who = uid === undefined ? 'a peer whose credentials could not be read' : `uid ${uid}, gid ${gid}`;
+    return { ok: false, msg: `not permitted: only the VM manager (--manager-user, --manager-group) or root may Add and Remove, not ${who}` };
   }
 
   #add(request: Extract<Message, { kind: 'stats.add' }>): { ok: boolean; msg: string } {

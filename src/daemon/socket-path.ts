@@ -45,13 +45,21 @@ export async function prepareSocketPath(path: string, logger: Logger): Promise<v
   logger.info({ socket: path }, 'removed a stale socket left by a daemon that is gone');
 }
 
-/** A group given by name or number, as a gid. */
-export async function resolveGroup(group: string): Promise<number> {
-  if (/^\d+$/.test(group)) return Number(group);
-  const lines = (await readFile('/etc/group', 'utf8')).split('\n');
-  const entry = lines.map((line) => line.split(':')).find((fields) => fields[0] === group);
-  if (entry === undefined || entry[2] === undefined) throw new Error(`no group named '${group}' in /etc/group`);
+/** A user or group given by name or number, as its id: names are looked up in /etc/passwd or /etc/group. */
+async function resolveId(name: string, database: '/etc/passwd' | '/etc/group', what: string): Promise<number> {
+  if (/^\d+$/.test(name)) return Number(name);
+  const lines = (await readFile(database, 'utf8')).split('\n');
+  const entry = lines.map((line) => line.split(':')).find((fields) => fields[0] === name);
+  if (entry === undefined || entry[2] === undefined) throw new Error(`no ${what} named '${name}' in ${database}`);
   return Number(entry[2]);
+}
+
+export function resolveGroup(group: string): Promise<number> {
+  return resolveId(group, '/etc/group', 'group');
+}
+
+export function resolveUser(user: string): Promise<number> {
+  return resolveId(user, '/etc/passwd', 'user');
 }
 
 /** Gives the socket its mode and group, so that the VM manager and subscribers in that group may connect. */

@@ -198,12 +198,14 @@ interface Addon {
   sampleProcess(pid: number, row: BigUint64Array): number;
   InterfaceSampler: new () => NativeInterfaceSampler;
   VmmDevice: new () => NativeVmmDevice;
+  peerCredentials(fd: number): { uid: number; gid: number } | number;
+  raiseOpenFilesLimit(): { soft: number; hard: number; errno: number };
 }
 
 let addon: Addon | undefined;
 
 /** Loads the addon on first use, so that importing this module never fails. */
-function native(): Addon {
+export function native(): Addon {
   addon ??= loadAddon();
   return addon;
 }
