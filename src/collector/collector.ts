@@ -181,6 +181,8 @@ export class Collector {
   readonly #interfaces = new InterfaceSampler();
   readonly #vmm = new Map<RegisteredVm, VmmState>();
   #plan: Plan | undefined;
+  /** Whether the last tick could not read any interface: said once, and again once it can. */
+  #interfacesFailed = false;
   #stats: CollectorStats = { lastTickSeconds: 0, ticks: 0, tickSecondsTotal: 0 };
 
   constructor(options: CollectorOptions) {
@@ -211,7 +213,7 @@ export class Collector {
     const rows: TickRows = { processes: new SampleRows(), taps: new SampleRows() };
     sampleProcessRows(plan.pids, rows.processes);
     const gone = this.#goneVms(plan, rows.processes);
-    if (plan.tapNames.length > 0) this.#interfaces.sampleRows(plan.tapNames, rows.taps);
+    if (plan.tapNames.length > 0) this.#sampleTaps(plan.tapNames, rows.taps);
     const samples: VmSample[] = [];
     targets.wanted.forEach((vm, i) => {
       const processField = plan.processRows[i]! * rows.processes.fields;
@@ -226,6 +228,21 @@ export class Collector {
       tickSecondsTotal: this.#stats.tickSecondsTotal + seconds,
     };
     return { samples, gone, seconds };
+  }
+
+  /** The taps' rows; when no interface can be read at all, every tap counts as unread, and the tick goes on. */
+  #sampleTaps(names: readonly string[], into: SampleRows): void {
+    try {
+      this.#interfaces.sampleRows(names, into);
+    } catch (err) {
+      if (!(err instanceof SamplerError) || this.#interfaces.closed) throw err;
+      into.errors.fill(err.errno, 0, names.length);
+      if (!this.#interfacesFailed) this.#options.logger.warn({ err }, 'interface counters unreadable this tick: trying again at the next');
+      this.#interfacesFailed = true;
+      return;
+    }
+    if (this.#interfacesFailed) this.#options.logger.info('interface counters readable again');
+    this.#interfacesFailed = false;
   }
 
   #planFor(targets: Targets): Plan {

@@ -99,7 +99,12 @@ export class InterfaceSampler {
     const sampler = this.#open();
     into.fit(names.length, native().interfaceFields);
     const errno = sampler.sample(this.#joined(names), names.length, into.rows, into.errors);
-    if (errno !== 0) throw new SamplerError(errno, 'cannot read interface counters');
+    if (errno !== 0) {
+      // The socket itself failed: the next call opens a new one.
+      sampler.close();
+      this.#native = undefined;
+      throw new SamplerError(errno, 'cannot read interface counters');
+    }
   }
 
   /** '\n' joins the names for the addon; a name holding one (or none at all) cannot name an interface, and
@@ -116,6 +121,11 @@ export class InterfaceSampler {
     this.#native?.close();
     this.#native = undefined;
     this.#closed = true;
+  }
+
+  /** Whether close() was called: a sampler closed on purpose, not one whose socket failed. */
+  get closed(): boolean {
+    return this.#closed;
   }
 
   #open(): NativeInterfaceSampler {

@@ -2,12 +2,14 @@
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { closeSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Collector, type Targets } from '../../src/collector/collector.js';
 import { sampleProcess } from '../../src/sampler/sampler.js';
 import { vmLabels, type RegisteredVm } from '../../src/vm/vm.js';
 import { decodeFrame, encodeStatsData } from '../../src/wire/index.js';
+import { capturingLogger } from '../metrics/fixtures.js';
 
 const collectors: Collector[] = [];
 afterEach(() => collectors.splice(0).forEach((collector) => collector.close()));
@@ -24,6 +26,20 @@ function vmOf(name: string, pid: number, taps: string[]): RegisteredVm {
 
 function everyOne(vms: RegisteredVm[]): Targets {
   return { vms, wanted: vms };
+}
+
+/** This process's NETLINK_ROUTE sockets, by descriptor. */
+function routeNetlinkSockets(): Set<number> {
+  const rows = readFileSync('/proc/self/net/netlink', 'utf8').trim().split('\n').slice(1).map((line) => line.trim().split(/\s+/));
+  const routeInodes = new Set(rows.filter((fields) => fields[1] === '0').map((fields) => fields.at(-1)));
+  const fds = readdirSync('/proc/self/fd').map(Number).filter((fd) => {
+    try {
+      return routeInodes.has(/^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`))?.[1]);
+    } catch {
+      return false;
+    }
+  });
+  return new Set(fds);
 }
 
 const names = (samples: readonly { vm: RegisteredVm }[]) => samples.map((sample) => sample.vm.name);
@@ -87,6 +103,24 @@ describe('Collector', () => {
 
     const unwantedExit = collector.tick({ vms: [self, { ...unwanted, startTime: unwanted.startTime + 1n }], wanted: [self] });
     expect(unwantedExit.gone.map(({ vm, why }) => [vm.name, why])).toEqual([['t.unwanted', 'its pid now belongs to another process']]);
+  });
+
+  it('goes on without taps when the netlink socket fails, says so once, and reads them again at the next tick', () => {
+    const { logger, records } = capturingLogger('info');
+    const collector = new Collector({ logger, vmmOpenAttempts: 0 });
+    collectors.push(collector);
+    const targets = everyOne([vmOf('t.self', process.pid, ['lo'])]);
+    const before = routeNetlinkSockets();
+    expect(collector.tick(targets).samples[0]!.tapNames).toEqual(['lo']);
+    const opened = [...routeNetlinkSockets()].filter((fd) => !before.has(fd));
+    expect(opened).toHaveLength(1);
+    closeSync(opened[0]!); // the socket fails under the sampler, as a kernel error would make it
+    expect(collector.tick(targets).samples.map((sample) => sample.tapNames)).toEqual([[]]);
+    expect(records.filter((r) => /interface counters unreadable/.test(String(r.msg)))).toHaveLength(1);
+    // The failed socket was dropped; the next tick opens a new one.
+    expect(collector.tick(targets).samples[0]!.tapNames).toEqual(['lo']);
+    expect(collector.tick(targets).samples[0]!.tapNames).toEqual(['lo']);
+    expect(records.filter((r) => r.msg === 'interface counters readable again')).toHaveLength(1);
   });
 
   it('refuses targets that want a VM it does not watch', () => {

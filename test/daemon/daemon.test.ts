@@ -153,6 +153,32 @@ describe.skipIf(noTaps !== undefined)('taps (as root)', () => {
     expect(after!.input_bytes - before.input_bytes).toBe(25n * 200n);
     expect(after!.output_packets).toBe(before.output_packets);
   });
+
+  it('follows a tap deleted and made again under its name: its counters start over, its Data goes on', async () => {
+    const name = uniqueInterfaceName('vsr');
+    const first = await TapVmm.create(name);
+    const p = await peer();
+    const holder = await children.idle();
+    await ask(p, { kind: 'stats.add', name: ['again', 'vm'], pid: holder.pid!, taps: [name] });
+    await ask(p, { kind: 'stats.subscribe', name: ['again'] });
+    await first.send(40, 300);
+    const tapIn = (frame: { stats: { ifdata: { name: string; input_packets: bigint }[] } } | undefined) =>
+      frame?.stats.ifdata.find((f) => f.name === name);
+    const latest = () => p.dataFrames().at(-1);
+    await p.waitFor(() => ((tapIn(latest())?.input_packets ?? 0n) >= 40n ? true : undefined));
+    await first.destroy();
+    await p.waitFor(() => (latest() !== undefined && tapIn(latest()) === undefined ? true : undefined));
+
+    const second = await TapVmm.create(name);
+    taps.push(second);
+    await second.send(3, 300);
+    const restarted = await p.waitFor(() => {
+      const tap = tapIn(latest());
+      return tap !== undefined && tap.input_packets >= 3n ? tap : undefined;
+    });
+    expect(restarted!.input_packets).toBe(3n);
+    expect(daemon.registry.get('again.vm')?.taps).toEqual([name]);
+  });
 });
 
 describe('failure replies carry the request id and leave the connection usable', () => {
