@@ -1,0 +1,287 @@
+// The daemon against hostile clients and heavy ones, with 1000 VMs registered at a 1 s interval:
+//   npm run bench:hostile -- [--vms N] [--fuzz-frames N] [--json]        (as root; --help for more)
+// Progress goes to stderr; the table (or with --json one JSON line) to stdout.
+import { createConnection } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
+import { StatsClient } from '../src/client/client.js';
+import { FrameReader } from '../src/wire/index.js';
+import { Crowd } from './hostile/crowd.js';
+import { fuzz, type FuzzResult } from './hostile/fuzz.js';
+import { PeakWatch, resourcesOf, RoundTrips, type Resources } from './hostile/probe.js';
+import { Cleanup } from './scale/cleanup.js';
+import { createFleet, MARKER, sweepLeftovers, type VmStandIn } from './scale/fleet.js';
+import { startDaemon, type DaemonService } from './scale/services.js';
+import { quantile } from './scale/statistics.js';
+
+const usage = `usage: npm run bench:hostile -- [--vms N] [--crowd N] [--adds N] [--fuzz-frames N] [--json]
+
+As root: N idle processes standing in for VMs (two taps each), registered with a vmm-stats daemon
+(interval 1 s, --max-connections 25000), then, one after the other: CROWD idle connections; CROWD more
+that each sent half a header; ADDS Adds pipelined on one connection (then as many Removes); FUZZ frames,
+random and mutated from the seed's vectors, over 100 connections. Meanwhile a new client every 10 ms
+registers an existing VM again and times the reply. Last, a daemon at the default --max-connections
+(1024) with 1024 connections open: how fast the 1025th is refused, and whether the others are served.
+Reports the round trips, the daemon's RSS and descriptors before, at each peak and after, and checks
+that it survived and lost no registration. Cleans up even when interrupted.
+
+  --vms N          VMs registered (default 1000)
+  --crowd N        connections in each of the two crowds (default 10000)
+  --adds N         pipelined Adds (default 100000)
+  --fuzz-frames N  random and mutated frames (default 1000000)
+  --json           one JSON line on stdout instead of the table`;
+
+const log = (line: string) => process.stderr.write(`bench:hostile: ${line}\n`);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface Options {
+  vms: number;
+  crowd: number;
+  adds: number;
+  fuzzFrames: number;
+  json: boolean;
+}
+
+function parseOptions(argv: string[]): Options | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      vms: { type: 'string', default: '1000' },
+      crowd: { type: 'string', default: '10000' },
+      adds: { type: 'string', default: '100000' },
+      'fuzz-frames': { type: 'string', default: '1000000' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) return 'help';
+  const count = (flag: string, text: string) => {
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < 1) throw new Error(`--${flag} takes a whole number from 1, not '${text}'`);
+    return value;
+  };
+  return {
+    vms: count('vms', values.vms), crowd: count('crowd', values.crowd), adds: count('adds', values.adds),
+    fuzzFrames: count('fuzz-frames', values['fuzz-frames']), json: values.json,
+  };
+}
+
+/** One load: the new client's round trips while it lasted, and the daemon's peak. */
+interface LoadResult {
+  load: string;
+  p50: number;
+  p99: number;
+  max: number;
+  roundTrips: number;
+  failures: number;
+  peak: Resources;
+  /** Connections open at the peak, for the memory goal. */
+  connections: number;
+  detail: string;
+}
+
+class Harness {
+  readonly cleanup = new Cleanup();
+  dir = '';
+  fleet: VmStandIn[] = [];
+
+  /** Runs `load` with the prober and the peak watch going; `detail` says what the load itself measured. */
+  async measure(
+    daemon: DaemonService, load: string, connections: () => number, run: () => Promise<string>, client?: StatsClient,
+  ): Promise<LoadResult> {
+    log(load);
+    const vm = this.fleet[0]!;
+    const probe = new RoundTrips(daemon.socketPath, { name: vm.labels, pid: vm.pid, taps: vm.taps }, client);
+    const watch = new PeakWatch(daemon.pid);
+    probe.start();
+    const detail = await run();
+    const open = connections();
+    const { millis, failures } = probe.stop();
+    await sleep(50);
+    return {
+      load, p50: quantile(millis, 0.5), p99: quantile(millis, 0.99), max: Math.max(...millis), roundTrips: millis.length,
+      failures, peak: watch.stop(), connections: open, detail,
+    };
+  }
+
+  async register(daemon: DaemonService): Promise<void> {
+    const client = await StatsClient.connect(daemon.socketPath);
+    const replies = await Promise.all(this.fleet.map((vm) => client.request({ kind: 'stats.add', name: vm.labels, pid: vm.pid, taps: vm.taps })));
+    client.close();
+    const refused = replies.filter((reply) => reply.kind !== 'success');
+    if (refused.length > 0) throw new Error(`${refused.length} Adds of the fleet were refused: ${refused[0]!.msg}`);
+  }
+
+  /** Whether every VM of the fleet is still registered as it was: an Add of it again is "unchanged". */
+  async lostRegistrations(daemon: DaemonService): Promise<number> {
+    const client = await StatsClient.connect(daemon.socketPath);
+    const replies = await Promise.all(this.fleet.map((vm) => client.request({ kind: 'stats.add', name: vm.labels, pid: vm.pid, taps: vm.taps })));
+    client.close();
+    return replies.filter((reply) => reply.kind !== 'success' || !reply.msg?.startsWith('unchanged')).length;
+  }
+}
+
+/** ADDS Adds of new names, pipelined on one connection, then as many Removes: seconds each, and refusals. */
+async function pipelined(daemon: DaemonService, fleet: VmStandIn[], adds: number): Promise<string> {
+  const client = await StatsClient.connect(daemon.socketPath);
+  try {
+    const names = Array.from({ length: adds }, (_, i) => ['hostile', 'bulk', `vm${i}`]);
+    let started = performance.now();
+    const added = await Promise.all(names.map((name, i) => client.request({ kind: 'stats.add', name, pid: fleet[i % fleet.length]!.pid, taps: [] })));
+    const addSeconds = (performance.now() - started) / 1000;
+    started = performance.now();
+    const removed = await Promise.all(names.map((name) => client.request({ kind: 'stats.remove', name })));
+    const removeSeconds = (performance.now() - started) / 1000;
+    const refused = [...added, ...removed].filter((reply) => reply.kind !== 'success').length;
+    return `Adds answered in ${addSeconds.toFixed(2)} s, Removes in ${removeSeconds.toFixed(2)} s; refused: ${refused}`;
+  } finally {
+    client.close();
+  }
+}
+
+/** With `open` connections held, how long a further one takes to get its refusal and be closed. */
+async function refusalMillis(socketPath: string): Promise<{ millis: number; refused: boolean }> {
+  const started = performance.now();
+  const socket = createConnection(socketPath);
+  const reader = new FrameReader();
+  let frames = 0;
+  socket.on('data', (chunk: Buffer) => (frames += reader.push(chunk).length));
+  socket.on('error', () => {});
+  await once(socket, 'close');
+  return { millis: performance.now() - started, refused: frames === 1 };
+}
+
+function fuzzDetail(result: FuzzResult): string {
+  return `${result.sent} frames sent, ${result.answered} replies, ${result.closedByDaemon} connections closed after an unreadable header, ${result.unanswered} requests unanswered`;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const fixed = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
+
+async function main(): Promise<number> {
+  const options = parseOptions(process.argv.slice(2));
+  if (options === 'help') {
+    process.stdout.write(`${usage}\n`);
+    return 0;
+  }
+  if (process.getuid?.() !== 0) throw new Error('bench:hostile runs as root: it creates taps and raises the daemon\'s open-files limit');
+  const harness = new Harness();
+  harness.cleanup.installHandlers(log);
+  try {
+    for (const done of await sweepLeftovers()) log(`left by an earlier run: ${done}`);
+    harness.dir = mkdtempSync(join(tmpdir(), `${MARKER}-hostile-`));
+    harness.cleanup.defer('removing the temporary directory', () => rmSync(harness.dir, { recursive: true, force: true }));
+    log(`creating ${options.vms} VM stand-ins`);
+    harness.fleet = await createFleet(options.vms, harness.cleanup);
+    const daemon = await startDaemon(harness.dir, { profile: false, options: [] }, harness.cleanup, {
+      flags: ['--max-connections', '25000', '--max-vms', String(options.vms + options.adds + 100_000)],
+      openFiles: 65536,
+    });
+    await harness.register(daemon);
+    await sleep(3000);
+    const baseline = resourcesOf(daemon.pid);
+    const loads: LoadResult[] = [];
+    const idle = new Crowd();
+    const halfOpen = new Crowd();
+    loads.push(await harness.measure(daemon, `${options.crowd} idle connections`, () => idle.opened, async () => {
+      await idle.open(daemon.socketPath, options.crowd, false);
+      await sleep(5000);
+      return `${idle.opened} open, ${idle.refused} refused`;
+    }));
+    loads.push(await harness.measure(daemon, `${options.crowd} half-open connections (a partial header each), the idle ones still open`,
+      () => idle.opened + halfOpen.opened, async () => {
+        await halfOpen.open(daemon.socketPath, options.crowd, true);
+        await sleep(5000);
+        return `${halfOpen.opened} open, ${halfOpen.refused} refused`;
+      }));
+    await Promise.all([idle.close(), halfOpen.close()]);
+    loads.push(await harness.measure(daemon, `${options.adds} Adds pipelined on one connection, then as many Removes`, () => 1,
+      () => pipelined(daemon, harness.fleet, options.adds)));
+    loads.push(await harness.measure(daemon, `${options.fuzzFrames} random and mutated frames over 100 connections`, () => 100,
+      async () => fuzzDetail(await fuzz(daemon.socketPath, options.fuzzFrames, 100))));
+    await sleep(3000);
+    const after = resourcesOf(daemon.pid);
+    const lost = await harness.lostRegistrations(daemon);
+    const alive = isAlive(daemon.pid);
+    await daemon.stop();
+
+    log('a daemon at the default --max-connections (1024), with 1024 connections open');
+    const limited = await startDaemon(join(harness.dir), { profile: false, options: [] }, harness.cleanup, { openFiles: 65536 });
+    await harness.register(limited);
+    const crowd = new Crowd();
+    const served = await StatsClient.connect(limited.socketPath);
+    // A new client would be refused here, as it should: the round trips are those of a client already connected.
+    loads.push(await harness.measure(limited, 'at the default limit: the 1025th connection, the 1024 open ones served', () => 1024, async () => {
+      await crowd.open(limited.socketPath, 1023, false);
+      const refusals = [];
+      for (let i = 0; i < 20; i++) refusals.push(await refusalMillis(limited.socketPath));
+      const reply = await served.request({ kind: 'stats.subscribe', name: ['nothing-here'] });
+      const all = refusals.every((r) => r.refused);
+      const millis = refusals.map((r) => r.millis);
+      return `1025th connection refused with one failure frame: ${all ? 'yes' : 'no'}, in ${fixed(quantile(millis, 0.5), 2)} ms (p50), ` +
+        `${fixed(Math.max(...millis), 2)} ms (max); an open connection's request: ${reply.kind}; crowd: ${crowd.opened} open, ${crowd.refused} refused`;
+    }, served));
+    served.close();
+    await crowd.close();
+    await limited.stop();
+
+    const report = { vms: options.vms, baseline, after, lostRegistrations: lost, crashed: !alive, loads };
+    process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : formatReport(report));
+    return 0;
+  } finally {
+    log('cleaning up');
+    await harness.cleanup.run();
+  }
+}
+
+interface Report {
+  vms: number;
+  baseline: Resources;
+  after: Resources;
+  lostRegistrations: number;
+  crashed: boolean;
+  loads: LoadResult[];
+}
+
+function formatReport(report: Report): string {
+  const lines = [
+    `vmm-stats hostile-client bench: ${report.vms} VMs registered, interval 1 s; a new client's Add every 10 ms throughout`,
+    '',
+    'load                                                     Add round trip ms p50 / p99 / max   failed   peak RSS MB   peak fds',
+  ];
+  for (const load of report.loads) {
+    lines.push(`${load.load.padEnd(56)} ${`${fixed(load.p50)} / ${fixed(load.p99)} / ${fixed(load.max)}`.padStart(22)}   ${String(load.failures).padStart(6)}   ${fixed(load.peak.rssMB).padStart(11)}   ${String(load.peak.fds).padStart(8)}`);
+    lines.push(`    ${load.detail}`);
+  }
+  lines.push('', `daemon before: RSS ${fixed(report.baseline.rssMB)} MB, ${report.baseline.fds} fds; after the clients left: RSS ${fixed(report.after.rssMB)} MB, ${report.after.fds} fds`);
+  lines.push('', 'goals:');
+  const goal = (met: boolean, text: string) => lines.push(`  [${met ? 'met' : 'not met'}] ${text}`);
+  for (const load of report.loads) goal(load.p99 <= 50, `new client's p99 <= 50 ms under "${load.load}": ${fixed(load.p99)} ms`);
+  for (const load of report.loads) {
+    const bound = 100 + (2 * load.connections) / 1024;
+    goal(load.peak.rssMB <= bound, `peak RSS <= 100 MB + 2 KB per open connection (${fixed(bound)} MB) under "${load.load}": ${fixed(load.peak.rssMB)} MB`);
+  }
+  goal(report.after.fds === report.baseline.fds, `fds back to the baseline exactly: ${report.baseline.fds} -> ${report.after.fds}`);
+  goal(Math.abs(report.after.rssMB - report.baseline.rssMB) <= 5, `RSS within 5 MB of the baseline after: ${fixed(report.after.rssMB - report.baseline.rssMB)} MB`);
+  goal(!report.crashed, 'no crash');
+  goal(report.lostRegistrations === 0, `no registration lost: ${report.lostRegistrations}`);
+  return `${lines.join('\n')}\n`;
+}
+
+process.exitCode = await main().catch((err: unknown) => {
+  log(`failed: ${(err as Error).message}`);
+  return 1;
+});

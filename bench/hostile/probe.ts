@@ -1,0 +1,83 @@
+// What a well-behaved client and the operator see while the daemon is under load: how long a new
+// client's Add takes to be answered, and the daemon's memory and descriptors.
+import { readdirSync, readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { StatsClient } from '../../src/client/client.js';
+
+/**
+ * A new client every `everyMs`: connect, Add a VM that is already registered, read the reply, close. With
+ * `client`, that connection asks instead, as a client that was there before the load came.
+ */
+export class RoundTrips {
+  readonly #socketPath: string;
+  readonly #request: { name: string[]; pid: number; taps: string[] };
+  readonly #client: StatsClient | undefined;
+  readonly millis: number[] = [];
+  failures = 0;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(socketPath: string, request: { name: string[]; pid: number; taps: string[] }, client?: StatsClient) {
+    this.#socketPath = socketPath;
+    this.#request = request;
+    this.#client = client;
+  }
+
+  start(everyMs = 10): void {
+    this.#timer = setInterval(() => void this.#once(), everyMs);
+  }
+
+  stop(): { millis: number[]; failures: number } {
+    clearInterval(this.#timer);
+    return { millis: this.millis.splice(0), failures: this.failures };
+  }
+
+  async #once(): Promise<void> {
+    const started = performance.now();
+    try {
+      const client = this.#client ?? (await StatsClient.connect(this.#socketPath));
+      try {
+        const reply = await client.request({ kind: 'stats.add', ...this.#request });
+        if (reply.kind !== 'success') this.failures++;
+      } finally {
+        if (client !== this.#client) client.close();
+      }
+      this.millis.push(performance.now() - started);
+    } catch {
+      this.failures++;
+    }
+  }
+}
+
+export interface Resources {
+  rssMB: number;
+  fds: number;
+}
+
+export function resourcesOf(pid: number): Resources {
+  const rssKB = Number(/^VmRSS:\s*(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+  return { rssMB: rssKB / 1024, fds: readdirSync(`/proc/${pid}/fd`).length };
+}
+
+/** The daemon's peak memory and descriptors while a load runs, sampled every 100 ms. */
+export class PeakWatch {
+  readonly #pid: number;
+  peak: Resources;
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(pid: number) {
+    this.#pid = pid;
+    this.peak = resourcesOf(pid);
+    this.#timer = setInterval(() => this.#sample(), 100);
+  }
+
+  #sample(): void {
+    const now = resourcesOf(this.#pid);
+    this.peak = { rssMB: Math.max(this.peak.rssMB, now.rssMB), fds: Math.max(this.peak.fds, now.fds) };
+  }
+
+  stop(): Resources {
+    clearInterval(this.#timer);
+    this.#sample();
+    return this.peak;
+  }
+}
