@@ -13,7 +13,8 @@
                        "native/kvm_stats_linux.cc", "native/netlink_linux.cc" ]
         } ],
         [ "OS=='freebsd'", {
-          "sources": [ "native/process_freebsd.cc", "native/interfaces_freebsd.cc", "native/vmm_freebsd.cc" ],
+          "sources": [ "native/process_freebsd.cc", "native/interfaces_freebsd.cc", "native/vmm_freebsd.cc",
+                       "native/freebsd_logic.cc" ],
           "libraries": [ "-lvmmapi" ]
         } ]
       ]
