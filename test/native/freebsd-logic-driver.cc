@@ -1,4 +1,5 @@
-// Runs native/freebsd_logic.cc's functions on Linux for test/native/freebsd-logic.test.ts: one tab-separated command per input line, one answer line per command.
+// Runs native/freebsd_logic.cc's functions, and vmm_unsupported_freebsd.cc's OpenVmmDevice, on Linux for
+// test/native/freebsd-logic.test.ts: one tab-separated command per input line, one answer line per command.
 // What the kernel would answer is given in the command; the test checks the answers.
 #include <iostream>
 #include <sstream>
@@ -6,6 +7,7 @@
 #include <vector>
 
 #include "freebsd_logic.h"
+#include "sampler.h"
 
 namespace {
 
@@ -80,6 +82,12 @@ std::string GuestVcpus(const std::vector<std::string>& args) {
   return "rc=" + std::to_string(error) + " vcpus=" + Join(std::vector<uint64_t>(vcpus.begin(), vcpus.end()));
 }
 
+std::string OpenWithoutBhyve() {
+  std::unique_ptr<vmmstats::VmmDevice> device;
+  const int error = vmmstats::OpenVmmDevice({1, "", ""}, &device);
+  return "rc=" + std::to_string(error) + " device=" + (device ? "yes" : "no");
+}
+
 std::string Run(const std::vector<std::string>& command) {
   const std::string& verb = command.at(0);
   const std::vector<std::string> args(command.begin() + 1, command.end());
@@ -89,6 +97,7 @@ std::string Run(const std::vector<std::string>& command) {
   if (verb == "guest-vcpus") return GuestVcpus(args);
   if (verb == "sum") return Sum(args);
   if (verb == "boot") return SteadyBootTime(args);
+  if (verb == "open-without-bhyve") return OpenWithoutBhyve();
   return "unknown command " + verb;
 }
 

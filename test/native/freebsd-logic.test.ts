@@ -1,6 +1,7 @@
-// What the FreeBSD readers decide without the kernel (native/freebsd_logic.cc): the same source file the
-// FreeBSD build compiles, built here with g++ into a small driver (test/native/freebsd-logic-driver.cc) that
-// is given the kernel's answers and prints what the functions make of them.
+// What the FreeBSD readers decide without the kernel (native/freebsd_logic.cc), and what the addon answers on a
+// FreeBSD without bhyve (native/vmm_unsupported_freebsd.cc): the same source files the FreeBSD build compiles,
+// built here with g++ into a small driver (test/native/freebsd-logic-driver.cc) that is given the kernel's
+// answers and prints what the functions make of them.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
@@ -9,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const { EAGAIN, EINVAL, ENAMETOOLONG, ENOENT, ENXIO, EPERM, EPROTO, ESRCH } = constants.errno;
+const { EAGAIN, EINVAL, ENAMETOOLONG, ENOENT, ENOTSUP, ENXIO, EPERM, EPROTO, ESRCH } = constants.errno;
 
 let build: string;
 let driver: string | undefined;
@@ -17,7 +18,7 @@ let whyNot: string | undefined;
 
 beforeAll(() => {
   build = mkdtempSync(join(tmpdir(), 'vmm-stats-freebsd-logic-'));
-  const sources = ['test/native/freebsd-logic-driver.cc', 'native/freebsd_logic.cc'];
+  const sources = ['test/native/freebsd-logic-driver.cc', 'native/freebsd_logic.cc', 'native/vmm_unsupported_freebsd.cc'];
   const output = join(build, 'freebsd-logic');
   const flags = ['-std=c++17', '-O1', '-Wall', '-Wextra', '-Werror', '-I', join(root, 'native')];
   const compiled = spawnSync('g++', [...flags, '-o', output, ...sources.map((source) => join(root, source))], {
@@ -124,5 +125,11 @@ describe('the boot time a batch of start times is taken against', () => {
   it("is kern.boottime's error when it cannot be read", (context) => {
     expect(one(context, 'boot', `!${EPERM}`)).toBe(`rc=${EPERM} boot=0 batches=0`);
     expect(one(context, 'boot', '100', `!${ESRCH}`)).toBe(`rc=${ESRCH} boot=0 batches=1`);
+  });
+});
+
+describe('a FreeBSD without bhyve', () => {
+  it('answers ENOTSUP for hypervisor counters, and no device', (context) => {
+    expect(one(context, 'open-without-bhyve')).toBe(`rc=${ENOTSUP} device=no`);
   });
 });
