@@ -14,6 +14,7 @@ import {
   START_TIME_FIELD,
   type VmmDevice,
 } from './sampler.js';
+import { VmmDeviceNames } from './vmm-device-name.js';
 import { encodeStatsDataRows, type FrameMemory, type StatsRows } from './wire/index.js';
 import type { Stats, VmmCounter, VmmCounters } from './wire/messages.js';
 
@@ -164,6 +165,7 @@ export class Collector {
   readonly #onTick: (report: TickReport) => void;
   readonly #interfaces = new InterfaceSampler();
   readonly #vmm = new Map<RegisteredVm, VmmState>();
+  readonly #vmmDevices: VmmDeviceNames;
   readonly #rows: TickRows = { processes: new SampleRows(), taps: new SampleRows(), tick: 0 };
   #roster: Roster = { generation: -1, vms: [], pids: [] };
   #tapPlan: TapPlan = { vms: [], names: [], rows: [] };
@@ -179,6 +181,7 @@ export class Collector {
     this.#registry = registry;
     this.#options = options;
     this.#onTick = onTick;
+    this.#vmmDevices = new VmmDeviceNames(options.logger);
   }
 
   start(): void {
@@ -346,7 +349,7 @@ export class Collector {
 
   #openVmm(vm: RegisteredVm, state: VmmState, attempts: number): void {
     try {
-      state.device = openVmmDevice({ pid: vm.pid, debugfsRoot: this.#options.debugfsRoot });
+      state.device = openVmmDevice({ pid: vm.pid, deviceName: this.#vmmDevices.for(vm), debugfsRoot: this.#options.debugfsRoot });
     } catch (err) {
       state.failedOpens += 1;
       if (state.failedOpens === attempts) {
