@@ -20,7 +20,8 @@ options:
                      statistics fds PID keeps open (needs root, or CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH),
                      else from debugfs;
                      on FreeBSD those of /dev/vmm/NAME (see --vmm-device)
-  --vmm-device NAME  the VM's device name on FreeBSD (solo5-hvt names its VM solo5-PID); implies --vmm
+  --vmm-device NAME  the VM's device name on FreeBSD (solo5-hvt names its VM solo5-PID); not empty, '.' or
+                     '..', no '/', shorter than the kernel's VM_MAX_NAMELEN; implies --vmm
   --debugfs DIR      where KVM publishes its statistics in debugfs on Linux (default ${DEFAULT_DEBUGFS_ROOT}),
                      read when PID keeps no statistics fd; implies --vmm
   --json             print one JSON object instead: u64 values as decimal strings, others as numbers
