@@ -1,5 +1,5 @@
 // What the FreeBSD readers decide without asking the kernel, as plain functions: process_freebsd.cc and
-// vmm_freebsd.cc call them, and test/sampler/freebsd-logic.test.ts compiles this file on Linux and runs them,
+// vmm_freebsd.cc call them, and test/native/freebsd-logic.test.ts compiles this file on Linux and runs them,
 // so that the part of the FreeBSD code that can be tested away from FreeBSD is. Nothing here includes a
 // FreeBSD header; the kernel's limits and answers come in as arguments.
 #pragma once
