@@ -12,9 +12,19 @@
           "sources": [ "native/process_linux.cc", "native/interfaces_linux.cc", "native/vmm_linux.cc",
                        "native/kvm_stats_linux.cc", "native/netlink_linux.cc", "native/peer_linux.cc" ]
         } ],
+        # FreeBSD: process and tap counters on every architecture; bhyve's counters on x64 only, since
+        # libvmmapi and vmmapi.h are built where bhyve is. The x64 part is a top-level condition of its own
+        # (not nested under OS=='freebsd') so that ../shared/tools/freebsd-build-check, which reads the
+        # top-level conditions only, compiles and links exactly what an amd64 host builds.
         [ "OS=='freebsd'", {
-          "sources": [ "native/process_freebsd.cc", "native/interfaces_freebsd.cc", "native/vmm_freebsd.cc",
+          "sources": [ "native/process_freebsd.cc", "native/interfaces_freebsd.cc", "native/freebsd_logic.cc",
                        "native/peer_freebsd.cc" ],
+          "conditions": [
+            [ "target_arch!='x64'", { "sources": [ "native/vmm_unsupported_freebsd.cc" ] } ]
+          ]
+        } ],
+        [ "OS=='freebsd' and target_arch=='x64'", {
+          "sources": [ "native/vmm_freebsd.cc" ],
           "libraries": [ "-lvmmapi" ]
         } ]
       ]

@@ -84,7 +84,10 @@ class FreeBsdInterfaceSampler : public InterfaceSampler {
 }  // namespace
 
 int CreateInterfaceSampler(std::unique_ptr<InterfaceSampler>* out) {
-  int socket = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  // The kernel answers SIOCGIFINDEX for any socket before it asks the socket's protocol, and AF_LOCAL is the
+  // one family every kernel and jail has: an AF_INET socket cannot be had in a jail without IPv4 or on a
+  // kernel built without INET.
+  int socket = ::socket(AF_LOCAL, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (socket < 0) return errno;
   out->reset(new FreeBsdInterfaceSampler(socket));
   return 0;

@@ -92,7 +92,8 @@ class VmmDevice {
   virtual int Read(VmmCounterList* out) = 0;
 };
 
-// ENOENT when the VM is not (yet) there, so that a caller can retry later.
+// ENOENT when the VM is not (yet) there, and VmmDevice::Read's ENOENT once it is gone, so that a caller can
+// reopen later: a platform maps its own answers for a VM that went away (FreeBSD's ENXIO) to ENOENT.
 int OpenVmmDevice(const VmmTarget& target, std::unique_ptr<VmmDevice>* out);
 
 }  // namespace vmmstats

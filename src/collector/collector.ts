@@ -16,6 +16,7 @@ import {
   START_TIME_FIELD,
   type VmmDevice,
 } from '../sampler/sampler.js';
+import { VmmDeviceNames } from '../sampler/vmm-device-name.js';
 import type { RegisteredVm } from '../vm/vm.js';
 import { encodeStatsDataRows, type FrameMemory, type StatsRows } from '../wire/index.js';
 import type { Stats, VmmCounter, VmmCounters } from '../wire/messages.js';
@@ -180,6 +181,7 @@ export class Collector {
   readonly #options: CollectorOptions;
   readonly #interfaces = new InterfaceSampler();
   readonly #vmm = new Map<RegisteredVm, VmmState>();
+  readonly #vmmDevices: VmmDeviceNames;
   #plan: Plan | undefined;
   /** Whether the last tick could not read any interface: said once, and again once it can. */
   #interfacesFailed = false;
@@ -187,6 +189,7 @@ export class Collector {
 
   constructor(options: CollectorOptions) {
     this.#options = options;
+    this.#vmmDevices = new VmmDeviceNames(options.logger);
   }
 
   /** Closes what the collector holds; a tick after this fails. */
@@ -308,7 +311,7 @@ export class Collector {
 
   #openVmm(vm: RegisteredVm, state: VmmState, attempts: number): void {
     try {
-      state.device = openVmmDevice({ pid: vm.pid, deviceName: vm.vmmDevice, debugfsRoot: this.#options.debugfsRoot });
+      state.device = openVmmDevice({ pid: vm.pid, deviceName: vm.vmmDevice ?? this.#vmmDevices.for(vm), debugfsRoot: this.#options.debugfsRoot });
     } catch (err) {
       state.failedOpens += 1;
       if (state.failedOpens === attempts) {

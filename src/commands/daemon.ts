@@ -115,7 +115,13 @@ const usage = usageText(
 Serves the albatross Stats channel (wire version 2) on a Unix socket: a VM manager registers VMs with
 Add/Remove, subscribers send Subscribe and receive a Data frame per VM every interval.`,
   daemonOptions,
-  'SIGTERM or SIGINT: stops accepting, sends what is queued, removes the socket and exits 0.',
+  `FreeBSD: a VM's hypervisor counters are /dev/vmm/solo5-PID, else the device named as the VM's last label, else
+as its full name, and are read with one ioctl per vCPU per tick. FreeBSD 15's vmm(4) freezes the vCPU for
+each read, forcing a running guest out to the host and back: every tick costs a sampled VM one such exit per
+vCPU (at the default interval, 0.1 a second per vCPU; at --interval 0.01, 100). FreeBSD 13 and 14 read the
+counters without stopping the vCPU.
+
+SIGTERM or SIGINT: stops accepting, sends what is queued, removes the socket and exits 0.`,
 );
 
 function parseInterval(text: string | undefined): number {

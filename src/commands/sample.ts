@@ -23,7 +23,8 @@ const sampleOptions = {
   'vmm-device': {
     type: 'string',
     placeholder: 'NAME',
-    help: "the VM's device on FreeBSD (solo5-hvt names it solo5-PID); implies --vmm",
+    help: "the VM's device on FreeBSD (solo5-hvt names it solo5-PID); not empty, '.' or '..', no '/', " +
+      "shorter than the kernel's VM_MAX_NAMELEN; implies --vmm",
   },
   debugfs: {
     type: 'string',

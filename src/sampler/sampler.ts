@@ -143,6 +143,11 @@ export class InterfaceSampler {
 /** A VM as the hypervisor knows it: FreeBSD by its /dev/vmm device name, Linux by the VMM's pid. */
 export interface VmmTarget {
   pid: number;
+  /**
+   * FreeBSD: the VM's name under /dev/vmm, solo5-<pid> (solo5-hvt's) when absent. The addon refuses the empty
+   * name, ".", ".." and names holding '/' with EINVAL, and names as long as the kernel's VM_MAX_NAMELEN with
+   * ENAMETOOLONG. Ignored on Linux.
+   */
   deviceName?: string;
   /**
    * Linux: where KVM's debugfs statistics are (DEFAULT_DEBUGFS_ROOT when absent), read when the VMM keeps no
@@ -152,17 +157,26 @@ export interface VmmTarget {
 }
 
 export interface VmmDevice {
-  /** The counters now; throws SamplerError (ENOENT once the VM is gone). */
+  /**
+   * The counters now (on FreeBSD each summed over the VM's vCPUs); throws SamplerError. ENOENT once the VM is
+   * gone: Linux's debugfs directory is removed, and on FreeBSD the kernel answers a device held open after its
+   * VM was destroyed with ENXIO, which the addon reports as ENOENT too. The collector closes a device that
+   * fails to read and reopens it on later ticks, a few times, as it opens a new one.
+   */
   read(): VmmCounter[];
   close(): void;
 }
 
 /**
- * Opens a VM's hypervisor counters: SamplerError ENOENT when the VM is not there (yet), EACCES when unreadable,
- * and on Linux ENODATA when the VMM keeps no KVM statistics fd and debugfs has none either.
+ * Opens a VM's hypervisor counters: SamplerError ENOENT when the VM is not there (yet; on FreeBSD also when its
+ * device answers ENXIO, destroyed), EACCES when unreadable, on Linux ENODATA when the VMM keeps no KVM
+ * statistics fd and debugfs has none either, on FreeBSD EINVAL or ENAMETOOLONG for a device name no VM can
+ * have (see VmmTarget), and ENOTSUP on FreeBSD other than amd64, where this addon does not read bhyve.
  */
 export function openVmmDevice(target: VmmTarget): VmmDevice {
   checkPid(target.pid);
+  // The addon takes the empty name for "none given": a name given empty is refused here, as it would be there.
+  if (target.deviceName === '') throw new SamplerError(constants.errno.EINVAL, 'an empty device name names no VM');
   const where = describeTarget(target);
   let device: NativeVmmDevice | undefined = new (native().VmmDevice)();
   const errno = device.open(target.pid, target.deviceName ?? '', target.debugfsRoot ?? DEFAULT_DEBUGFS_ROOT);

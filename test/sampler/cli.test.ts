@@ -68,6 +68,13 @@ describe('vmm-stats sample', () => {
     expect(noInterface.stderr).toContain('ENODEV');
   });
 
+  it('refuses an empty --vmm-device, which names no VM', () => {
+    const run = vmmStats('sample', '--pid', String(process.pid), '--vmm-device', '');
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('an empty device name names no VM');
+    expect(run.stderr).toContain('EINVAL');
+  });
+
   it('wants --pid', () => {
     expect(vmmStats('sample').status).toBe(2);
   });
