@@ -45,8 +45,11 @@ describe('the FreeBSD rc.d script', () => {
     const commandArgs = /^command_args="([^"]*)"/ms.exec(script)?.[1];
     expect(commandArgs).toBeDefined();
     const daemonArgs = commandArgs!.slice(commandArgs!.indexOf('vmm-stats daemon') + 'vmm-stats daemon'.length);
-    const passed = [...daemonArgs.matchAll(/(?:^|\s)(--[a-z-]+)/g)].map((match) => match[1]!);
-    expect(passed).toEqual(['--socket', '--socket-group']);
+    // Flags set in shell variables before command_args count too; daemon(8)'s own take one dash.
+    const code = script.split('\n').filter((line) => !line.trimStart().startsWith('#')).join('\n');
+    const passed = [...new Set([...code.matchAll(/(?:^|[\s"])(--[a-z-]+)/g)].map((match) => match[1]!))];
+    expect(daemonArgs).toContain('${vmm_stats_manager_flags}');
+    expect(passed).toEqual(['--manager-user', '--socket', '--socket-group', '--state-file']);
     const flags = daemonFlags();
     expect(flags.size).toBeGreaterThan(5);
     for (const flag of passed) expect(flags).toContain(flag);
