@@ -70,18 +70,16 @@ export interface FuzzResult {
 export async function fuzz(socketPath: string, total: number, connections: number, seed = 1): Promise<FuzzResult> {
   const source = new FrameSource(seed);
   const result: FuzzResult = { sent: 0, answered: 0, closedByDaemon: 0, unanswered: 0 };
-  let left = total;
+  const budget = { left: total };
   const worker = async () => {
-    while (left > 0) {
-      left -= await session(socketPath, source, left, result);
-    }
+    while (budget.left > 0) await session(socketPath, source, budget, result);
   };
   await Promise.all(Array.from({ length: connections }, worker));
   return result;
 }
 
-/** One connection: frames until the daemon closes it or none are left; returns how many it sent. */
-function session(socketPath: string, source: FrameSource, left: number, result: FuzzResult): Promise<number> {
+/** One connection: frames until the daemon closes it or the budget, shared by every connection, is spent. */
+function session(socketPath: string, source: FrameSource, budget: { left: number }, result: FuzzResult): Promise<void> {
   return new Promise((resolve) => {
     const socket: Socket = createConnection(socketPath);
     const reader = new FrameReader({ maxFrameSize: 1 << 24 });
@@ -90,12 +88,13 @@ function session(socketPath: string, source: FrameSource, left: number, result: 
     let inFlight: 'reply' | 'close' | undefined;
     let done = false;
     const send = () => {
-      if (sent >= left || sent >= 10_000) {
+      if (budget.left <= 0 || sent >= 10_000) {
         done = true;
         socket.destroy();
         return;
       }
       const { frame, closes } = source.next();
+      budget.left--;
       sent++;
       result.sent++;
       inFlight = closes ? 'close' : 'reply';
@@ -106,15 +105,16 @@ function session(socketPath: string, source: FrameSource, left: number, result: 
       for (const frame of reader.push(chunk)) {
         if (!isReplyTag(decodeHeader(frame).tag)) continue; // Data, after a Subscribe that decoded
         result.answered++;
-        if (inFlight === 'reply') send();
-        else if (inFlight === 'close') inFlight = undefined; // the close comes next
+        const expected = inFlight;
+        inFlight = undefined;
+        if (expected === 'reply') send(); // after a 'close' frame, the close comes next
       }
     });
     socket.on('error', () => {});
     socket.on('close', () => {
       if (inFlight !== undefined) result.unanswered++;
       else if (!done) result.closedByDaemon++;
-      resolve(sent);
+      resolve();
     });
   });
 }

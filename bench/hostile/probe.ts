@@ -1,6 +1,6 @@
 // What a well-behaved client and the operator see while the daemon is under load: how long a new
 // client's Add takes to be answered, and the daemon's memory and descriptors.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { StatsClient } from '../../src/client/client.js';
 
@@ -56,6 +56,31 @@ export interface Resources {
 export function resourcesOf(pid: number): Resources {
   const rssKB = Number(/^VmRSS:\s*(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
   return { rssMB: rssKB / 1024, fds: readdirSync(`/proc/${pid}/fd`).length };
+}
+
+/** What a process's descriptors are, by kind (socket, pipe, anon_inode:…, or the file's directory), counted. */
+export function descriptorKinds(pid: number): Map<string, number> {
+  const kinds = new Map<string, number>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      continue; // closed meanwhile
+    }
+    const kind = /^(\w+):/.exec(target)?.[1] ?? target.replace(/\/[^/]*$/, '/').replace(/\/\d+\//, '/<pid>/');
+    kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+  }
+  return kinds;
+}
+
+/** `after`'s kinds that differ in count from `before`'s, as "kind +n" or "kind -n". */
+export function descriptorChange(before: Map<string, number>, after: Map<string, number>): string[] {
+  const kinds = new Set([...before.keys(), ...after.keys()]);
+  return [...kinds].flatMap((kind) => {
+    const change = (after.get(kind) ?? 0) - (before.get(kind) ?? 0);
+    return change === 0 ? [] : [`${kind} ${change > 0 ? '+' : ''}${change}`];
+  });
 }
 
 /** The daemon's peak memory and descriptors while a load runs, sampled every 100 ms. */

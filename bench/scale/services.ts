@@ -83,19 +83,13 @@ async function startService(
   return { name: spec.name, pid: child.pid!, scraper, logPath, stop: () => stop(child) };
 }
 
-/** What a harness adds to the daemon as bench:scale starts it. */
-export interface DaemonTuning {
-  /** More daemon flags, after the harness's own (a later flag wins). */
-  flags?: string[];
-  /** The daemon's open-files limit, soft and hard, set through prlimit(1) (root may raise the hard one). */
-  openFiles?: number;
-}
 
 export async function startDaemon(
   dir: string,
   node: { profile: boolean; options: string[] },
   cleanup: Cleanup,
-  tuning: DaemonTuning = {},
+  /** More daemon flags, after the harness's own (a later flag wins). */
+  flags: string[] = [],
 ): Promise<DaemonService> {
   const port = await freeLoopbackPort();
   const socketPath = join(dir, 'stats.sock');
@@ -106,16 +100,13 @@ export async function startDaemon(
     ...(profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir]),
   ];
   const args = [...nodeFlags, VMM_STATS_BIN, 'daemon', '--socket', socketPath, '--interval', '1', '--state-file', join(dir, 'registrations.json'),
-    '--metrics', `127.0.0.1:${port}`, '--log-level', 'warn', ...(tuning.flags ?? [])];
+    '--metrics', `127.0.0.1:${port}`, '--log-level', 'warn', ...flags];
   const socketAnswers = async () => {
     const client = await StatsClient.connect(socketPath);
     client.close();
     return true;
   };
-  const command = tuning.openFiles === undefined
-    ? { command: process.execPath, args }
-    : { command: 'prlimit', args: [`--nofile=${tuning.openFiles}:${tuning.openFiles}`, '--', process.execPath, ...args] };
-  const service = await startService({ name: 'vmm-stats', ...command, port, dir }, cleanup, socketAnswers);
+  const service = await startService({ name: 'vmm-stats', command: process.execPath, args, port, dir }, cleanup, socketAnswers);
   return { ...service, socketPath, profileDir };
 }
 
