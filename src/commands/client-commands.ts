@@ -1,5 +1,6 @@
 import { StatsClient, type StatsRequest } from '../client/client.js';
 import type { Unsent } from '../wire/messages.js';
+import { MAX_PID, vmLabels } from '../vm/vm.js';
 import { DEFAULT_SOCKET_PATH } from '../daemon/socket-path.js';
 import { parseCommandLine, parseInteger, UsageError, type Command } from './command.js';
 import { usageText, type OptionTable } from './options.js';
@@ -8,11 +9,6 @@ import { usageText, type OptionTable } from './options.js';
 export const socketOption = {
   socket: { type: 'string', placeholder: 'PATH', default: DEFAULT_SOCKET_PATH, help: "the daemon's Unix socket" },
 } satisfies OptionTable;
-
-/** A VM name as the protocol carries it: `tenant.web` is `['tenant', 'web']`; '' is no labels at all. */
-export function vmLabels(name: string): string[] {
-  return name === '' ? [] : name.split('.');
-}
 
 /** Sends one request, prints the daemon's reply, and exits 0 on success and 1 on failure. */
 async function requestOnce(socketPath: string, request: Unsent<StatsRequest>): Promise<number> {
@@ -55,7 +51,7 @@ another pid replaces the old registration.`,
     const { values, positionals } = parseCommandLine(argv, addOptions, true);
     const name = oneName(positionals, 'VM name');
     if (values.pid === undefined) throw new UsageError('--pid is required');
-    const pid = parseInteger('--pid', values.pid, 1, 2 ** 31 - 1);
+    const pid = parseInteger('--pid', values.pid, 1, MAX_PID);
     return requestOnce(values.socket, { kind: 'stats.add', name: vmLabels(name), pid, taps: values.tap });
   },
 };

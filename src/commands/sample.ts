@@ -7,6 +7,7 @@ import {
   type ProcessSample,
   type VmmTarget,
 } from '../sampler/sampler.js';
+import { MAX_PID } from '../vm/vm.js';
 import { parseCommandLine, parseInteger, type Command } from './command.js';
 import { usageText, type OptionTable } from './options.js';
 
@@ -54,7 +55,7 @@ export const sampleCommand: Command = {
   usage,
   async run(argv) {
     const { values } = parseCommandLine(argv, sampleOptions);
-    const pid = parseInteger('--pid', values.pid, 1, 0x7fffffff);
+    const pid = parseInteger('--pid', values.pid, 1, MAX_PID);
     const vmmTarget: VmmTarget | undefined =
       values.vmm || values['vmm-device'] !== undefined || values.debugfs !== undefined
         ? { pid, deviceName: values['vmm-device'], debugfsRoot: values.debugfs }

@@ -12,7 +12,8 @@ import {
   type View,
 } from '../top/screen.js';
 import { parseCommandLine, terminationSignal, UsageError, type Command } from './command.js';
-import { socketOption, vmLabels } from './client-commands.js';
+import { socketOption } from './client-commands.js';
+import { vmLabels } from '../vm/vm.js';
 import { usageText, type OptionTable } from './options.js';
 
 /** Frames of one tick arrive together: wait for a quiet moment, so a tick is drawn once and whole. */

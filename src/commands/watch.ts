@@ -1,7 +1,8 @@
 import { StatsClient } from '../client/client.js';
 import type { Frame, IfData, Stats } from '../wire/messages.js';
 import { parseCommandLine, terminationSignal, UsageError, type Command } from './command.js';
-import { socketOption, vmLabels } from './client-commands.js';
+import { socketOption } from './client-commands.js';
+import { vmLabels, vmNameOf } from '../vm/vm.js';
 import { usageText, type OptionTable } from './options.js';
 import { frameJsonLine } from './wire.js';
 
@@ -33,7 +34,7 @@ export function tableRows(frame: Frame, now: Date): string[] {
   const { rusage } = stats;
   const vmCells = [
     now.toTimeString().slice(0, 8),
-    name.join('.'),
+    vmNameOf(name),
     seconds(rusage.utime),
     seconds(rusage.stime),
     (Number(rusage.maxrss) / 1024).toFixed(1),

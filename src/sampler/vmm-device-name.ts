@@ -4,7 +4,7 @@
 // first that exists is the VM's device from then on. Linux finds a VM by its pid and needs no name.
 import { readdirSync } from 'node:fs';
 import type { Logger } from '../log/logger.js';
-import type { RegisteredVm } from '../vm/vm.js';
+import { vmNameOf, type RegisteredVm } from '../vm/vm.js';
 
 /** Where vmm(4) makes one device per VM. */
 export const VMM_DEVICE_DIRECTORY = '/dev/vmm';
@@ -13,7 +13,7 @@ type NamedVm = Pick<RegisteredVm, 'name' | 'labels' | 'pid'>;
 
 /** The device names a VM may have, in the order they are tried: solo5-<pid>, its last label, its full name. */
 export function vmmDeviceCandidates(vm: NamedVm): string[] {
-  const names = [`solo5-${vm.pid}`, vm.labels.at(-1) ?? '', vm.labels.join('.')];
+  const names = [`solo5-${vm.pid}`, vm.labels.at(-1) ?? '', vmNameOf(vm.labels)];
   return [...new Set(names.filter((name) => name !== ''))];
 }
 
