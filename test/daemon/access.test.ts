@@ -10,21 +10,11 @@ import { decodeFrame, encodeMessage, FrameReader } from '../../src/wire/index.js
 import type { Message } from '../../src/wire/messages.js';
 import { startTestDaemon } from '../helpers/daemon.js';
 import { capturingLogger } from '../metrics/fixtures.js';
+import { rootWithCommandMissing } from '../helpers/processes.js';
 
 const MANAGER = `vmmstats-mgr${process.pid % 100000}`;
 
-function unavailableReason(): string | undefined {
-  if (process.getuid?.() !== 0) return 'not root: the test creates a user and runs clients as other users';
-  try {
-    execFileSync('useradd', ['--help'], { stdio: 'ignore' });
-  } catch {
-    return "no 'useradd' (Debian package passwd)";
-  }
-  return undefined;
-}
-
-const reason = unavailableReason();
-if (reason !== undefined) console.warn(`skipping the access control tests: ${reason}`);
+const reason = rootWithCommandMissing('the access control tests', 'the test creates a user and runs clients as other users', 'useradd', 'passwd');
 
 /** A client in a process of its own, as `uid`: sends the frames and prints every reply, as hex lines. */
 const CLIENT = `

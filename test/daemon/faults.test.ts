@@ -1,28 +1,18 @@
 // The daemon on a host that withholds something: here, taskstats (no CAP_NET_ADMIN).
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RawPeer } from '../helpers/peer.js';
-import { ChildProcesses, eventually } from '../helpers/processes.js';
+import { ChildProcesses, eventually, rootWithCommandMissing } from '../helpers/processes.js';
 
 const cli = new URL('../../bin/vmm-stats', import.meta.url).pathname;
 /** Runs a command without CAP_NET_ADMIN, which taskstats needs: neither it nor what it runs can regain it. */
 const WITHOUT_NET_ADMIN = ['setpriv', '--bounding-set', '-net_admin', '--inh-caps', '-net_admin', '--'];
 
-function unavailableReason(): string | undefined {
-  if (process.getuid?.() !== 0) return 'not root: there is no CAP_NET_ADMIN to take away';
-  try {
-    execFileSync('setpriv', ['--version'], { stdio: 'ignore' });
-  } catch {
-    return "no 'setpriv' (Debian package util-linux)";
-  }
-  return undefined;
-}
-const reason = unavailableReason();
-if (reason !== undefined) console.warn(`skipping the taskstats fault test: ${reason}`);
+const reason = rootWithCommandMissing('the taskstats fault test', 'there is no CAP_NET_ADMIN to take away', 'setpriv', 'util-linux');
 
 const children = new ChildProcesses();
 const dirs: string[] = [];

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 
 /** Real processes standing in for VMMs, killed at the end of a test file. */
@@ -46,4 +46,16 @@ export async function eventually<T>(probe: () => T | undefined | Promise<T | und
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/**
+ * Why a test that needs root and `command` cannot run here (saying what root is for, and which Debian
+ * package brings the command), or undefined when it can. Printed once, so that a skip is never silent.
+ */
+export function rootWithCommandMissing(what: string, rootFor: string, command: string, debianPackage: string): string | undefined {
+  let reason: string | undefined;
+  if (process.getuid?.() !== 0) reason = `not root: ${rootFor}`;
+  else if (spawnSync(command, ['--help'], { stdio: 'ignore' }).error !== undefined) reason = `no '${command}' (Debian package ${debianPackage})`;
+  if (reason !== undefined) console.warn(`skipping ${what}: ${reason}`);
+  return reason;
 }
