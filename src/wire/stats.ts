@@ -10,12 +10,12 @@ import { IFDATA_COUNTERS_BYTES, MIN_BYTES, RUSAGE_BYTES } from './constants.js';
 import type { IfData, Rusage, Stats, VmmCounters } from './messages.js';
 import { Tag } from './tags.js';
 import { getU64, lowWord, putU64, putU64Word } from './u64-words.js';
-import { readVmmCounters, vmmCountersSize, writeVmmCounters } from './vmm-section.js';
+import { readVmmCounters, vmmCountersSize, writeVmmCounters, type LastWrittenSection } from './vmm-section.js';
 
 /** Encoded size of a Stats Data body (see stringSize: exact for ASCII strings, a lower bound otherwise). */
-export function statsSize(stats: Stats): number {
+export function statsSize(stats: Stats, lastSection: LastWrittenSection | undefined): number {
   const ifdata = stats.ifdata;
-  let size = RUSAGE_BYTES + vmmCountersSize(stats.vmm) + 8;
+  let size = RUSAGE_BYTES + vmmCountersSize(stats.vmm, lastSection) + 8;
   for (let i = 0; i < ifdata.length; i++) size += stringSize(ifdata[i].name) + IFDATA_COUNTERS_BYTES;
   return size;
 }
@@ -94,9 +94,9 @@ const IFDATA_U32_FIELDS = 5;
 const IFDATA_U64_FIELDS = 12;
 
 /** Encoded size of a Stats Data body from rows (see statsSize). */
-export function statsRowsSize(rows: StatsRows): number {
+export function statsRowsSize(rows: StatsRows, lastSection: LastWrittenSection | undefined): number {
   const names = rows.tapNames;
-  let size = RUSAGE_BYTES + vmmCountersSize(rows.vmm) + 8;
+  let size = RUSAGE_BYTES + vmmCountersSize(rows.vmm, lastSection) + 8;
   for (let i = 0; i < names.length; i++) size += stringSize(names[i]) + IFDATA_COUNTERS_BYTES;
   return size;
 }
