@@ -48,7 +48,7 @@ function badValue(what: string, value: unknown): WireError {
 // The put* functions (putU64 is in u64-words.ts) write one checked value at an offset of a DataView. They are small on purpose: a block
 // of many fields (rusage, interface counters) inlines them all within V8's inlining budget.
 
-export function putU16(view: DataView, offset: number, value: number): void {
+function putU16(view: DataView, offset: number, value: number): void {
   if (!(Number.isInteger(value) && value >= 0 && value <= 0xffff)) throw badValue('a u16', value);
   view.setUint16(offset, value);
 }

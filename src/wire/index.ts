@@ -2,8 +2,8 @@
 
 export type * from './messages.js';
 export { WireError, type WireErrorCode } from './errors.js';
-export { Tag, REPLY_BIT, FAIL_TAG, INFO_REPLY_TAG, isReplyTag } from './tags.js';
-export { HEADER_SIZE, WIRE_VERSION, decodeHeader } from './header.js';
+export { Tag, REPLY_BIT, FAIL_TAG, INFO_REPLY_TAG } from './tags.js';
+export { decodeHeader } from './header.js';
 export { Encoder, encodeMessage, encodeStatsData, encodeStatsDataRows } from './serializer.js';
 export type { StatsRows } from './stats.js';
 export { FrameMemory } from './buffer-writer.js';

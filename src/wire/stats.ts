@@ -83,7 +83,7 @@ export function writeStatsRows(w: Writer, rows: StatsRows): void {
 }
 
 /** Rusage, vmm counters, interfaces; bytes after the interfaces are ignored, as the seed ignores them. */
-export function readStats(r: Reader): Stats {
+function readStats(r: Reader): Stats {
   const rusage = readRusage(r);
   const vmm = readVmmCounters(r);
   const ifdata = new Array<IfData>(r.count(MIN_BYTES.ifdata));
