@@ -28,11 +28,10 @@ import {
   type Stats,
   type VmmCounter,
 } from '../../src/wire/index.js';
+import { benchStatsData } from '../helpers/bench-frame.js';
 import { frame, int, str, strs, u16, wireError } from '../helpers/frames.js';
 
-const benchMessage = messageFromJson(
-  JSON.parse(readFileSync(new URL('../fixtures/bench-stats-data.json', import.meta.url), 'utf8')),
-) as Extract<Message, { kind: 'stats.data' }>;
+const benchMessage = benchStatsData();
 
 /** `stats` with its vmm counters made from its own pairs by `change`. */
 function withPairs(stats: Stats, change: (pairs: VmmCounter[]) => VmmCounter[]): Stats {

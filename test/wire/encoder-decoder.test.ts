@@ -2,7 +2,6 @@
 // itself: two of them in one process never change each other's results or send each other off their fast
 // path, and the plain functions keep nothing at all.
 
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   Decoder,
@@ -10,17 +9,14 @@ import {
   Encoder,
   encodeMessage,
   encodeStatsData,
-  messageFromJson,
   vmmCounters,
   vmmPairs,
-  type Message,
   type Stats,
   type VmmCounters,
 } from '../../src/wire/index.js';
+import { benchStatsData } from '../helpers/bench-frame.js';
 
-const bench = messageFromJson(
-  JSON.parse(readFileSync(new URL('../fixtures/bench-stats-data.json', import.meta.url), 'utf8')),
-) as Extract<Message, { kind: 'stats.data' }>;
+const bench = benchStatsData();
 
 /** The bench frame's stats with descriptions of another hypervisor: every one renamed. */
 const otherStats: Stats = {
