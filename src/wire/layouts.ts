@@ -22,51 +22,38 @@ export interface Timeval {
 
 type ValueOf<K extends FieldKind> = K extends 'u64' ? bigint : K extends 'timeval' ? Timeval : number;
 
-/** The record a layout describes: a property per field, of its kind's type. */
-export type RecordOf<F extends readonly LayoutField[]> = { [Field in F[number] as Field['key']]: ValueOf<Field['kind']> };
+/** A record's fields and their kinds, in the wire's order: an object's string keys keep the order written. */
+type Fields = Readonly<Record<string, FieldKind>>;
 
-export const RUSAGE_LAYOUT = [
-  { key: 'utime', kind: 'timeval' },
-  { key: 'stime', kind: 'timeval' },
-  { key: 'maxrss', kind: 'u64' },
-  { key: 'ixrss', kind: 'u64' },
-  { key: 'idrss', kind: 'u64' },
-  { key: 'isrss', kind: 'u64' },
-  { key: 'minflt', kind: 'u64' },
-  { key: 'majflt', kind: 'u64' },
-  { key: 'nswap', kind: 'u64' },
-  { key: 'inblock', kind: 'u64' },
-  { key: 'outblock', kind: 'u64' },
-  { key: 'msgsnd', kind: 'u64' },
-  { key: 'msgrcv', kind: 'u64' },
-  { key: 'nsignals', kind: 'u64' },
-  { key: 'nvcsw', kind: 'u64' },
-  { key: 'nivcsw', kind: 'u64' },
-] as const satisfies readonly LayoutField[];
+/** The record a declaration describes: a property per field, of its kind's type. */
+type RecordOf<F extends Fields> = { -readonly [K in keyof F]: ValueOf<F[K]> };
+
+/** The fields as a list, in their order, each with its key's and kind's literal types. */
+function listOf<const F extends Fields>(fields: F): { [K in keyof F & string]: { key: K; kind: F[K] } }[keyof F & string][] {
+  return Object.entries(fields).map(([key, kind]) => ({ key, kind })) as never;
+}
+
+/** A process's resource usage (the seed's rusage). */
+const RUSAGE = {
+  utime: 'timeval', stime: 'timeval',
+  maxrss: 'u64', ixrss: 'u64', idrss: 'u64', isrss: 'u64', minflt: 'u64', majflt: 'u64', nswap: 'u64',
+  inblock: 'u64', outblock: 'u64', msgsnd: 'u64', msgrcv: 'u64', nsignals: 'u64', nvcsw: 'u64', nivcsw: 'u64',
+} as const;
 
 /** An interface's counters, without its name (a string before them on the wire). */
-export const IFDATA_LAYOUT = [
-  { key: 'flags', kind: 'u32' },
-  { key: 'send_length', kind: 'u32' },
-  { key: 'max_send_length', kind: 'u32' },
-  { key: 'send_drops', kind: 'u32' },
-  { key: 'mtu', kind: 'u32' },
-  { key: 'baudrate', kind: 'u64' },
-  { key: 'input_packets', kind: 'u64' },
-  { key: 'input_errors', kind: 'u64' },
-  { key: 'output_packets', kind: 'u64' },
-  { key: 'output_errors', kind: 'u64' },
-  { key: 'collisions', kind: 'u64' },
-  { key: 'input_bytes', kind: 'u64' },
-  { key: 'output_bytes', kind: 'u64' },
-  { key: 'input_mcast', kind: 'u64' },
-  { key: 'output_mcast', kind: 'u64' },
-  { key: 'input_dropped', kind: 'u64' },
-  { key: 'output_dropped', kind: 'u64' },
-] as const satisfies readonly LayoutField[];
+const IFDATA = {
+  flags: 'u32', send_length: 'u32', max_send_length: 'u32', send_drops: 'u32', mtu: 'u32',
+  baudrate: 'u64', input_packets: 'u64', input_errors: 'u64', output_packets: 'u64', output_errors: 'u64',
+  collisions: 'u64', input_bytes: 'u64', output_bytes: 'u64', input_mcast: 'u64', output_mcast: 'u64',
+  input_dropped: 'u64', output_dropped: 'u64',
+} as const;
 
-export type RusageField = (typeof RUSAGE_LAYOUT)[number]['key'];
-export type IfDataField = (typeof IFDATA_LAYOUT)[number]['key'];
+export const RUSAGE_LAYOUT = listOf(RUSAGE);
+export const IFDATA_LAYOUT = listOf(IFDATA);
+export type RusageRecord = RecordOf<typeof RUSAGE>;
+export type IfDataCounters = RecordOf<typeof IFDATA>;
+export type RusageField = keyof typeof RUSAGE;
+export type IfDataField = keyof typeof IFDATA;
 
 const WIRE_BYTES: Record<FieldKind, number> = { u32: 4, u64: 8, int: 8, timeval: 16 };
 

@@ -2,7 +2,7 @@
 // Layouts: PROTOCOL.md in the shared material; the seed's vmm_wire.ml is normative.
 // Conventions: u64 fields are bigint (exact); ints and u32 are numbers; a VM name is its list of labels.
 
-import type { IFDATA_LAYOUT, RecordOf, RUSAGE_LAYOUT } from './layouts.js';
+import type { IfDataCounters, RusageRecord } from './layouts.js';
 
 /** A VM's full name as labels: `foo.bar.baz` is `['foo', 'bar', 'baz']`. */
 export type VmName = string[];
@@ -18,10 +18,10 @@ export interface Header {
 export type { Timeval } from './layouts.js';
 
 /** A process's resource usage: the fields of RUSAGE_LAYOUT. */
-export type Rusage = RecordOf<typeof RUSAGE_LAYOUT>;
+export type Rusage = RusageRecord;
 
 /** One network interface's counters (IFDATA_LAYOUT). On a VM's tap, "input" is traffic from the VM to the host. */
-export interface IfData extends RecordOf<typeof IFDATA_LAYOUT> {
+export interface IfData extends IfDataCounters {
   name: string;
 }
 
