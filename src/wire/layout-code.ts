@@ -4,8 +4,8 @@
 // Why generated, not loops over the layout: written out, every offset is a constant and every record is one
 // object literal, so V8 inlines each access at its offset and builds records of one fixed shape. A loop over
 // the fields reads each record's properties by a key that changes every iteration and builds the record
-// property by property, which V8 cannot specialise (BENCHMARKS.md, "Wire codec"). The
-// generated text uses nothing but the layout's keys (checked to be identifiers) and the helpers passed in.
+// property by property, which V8 cannot specialise (BENCHMARKS.md, "Wire codec"). The generated text uses
+// nothing but the layout's keys (checked to be identifiers) and the helpers passed in.
 
 import type { Reader } from './buffer-reader.js';
 import { putInt, putU32 } from './buffer-writer.js';
