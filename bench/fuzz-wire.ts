@@ -3,7 +3,7 @@
 //   node --import tsx bench/fuzz-wire.ts [N] [SEED]
 // A broken contract prints the seed, the case number and the bytes, and exits 1.
 
-import { checkDecode, checkFrameReader, loadCorpus, makeCase, Prng } from '../test/fuzz/wire-fuzz.js';
+import { checkDecode, checkFrameReader, loadCorpus, makeCase, newCoders, Prng } from '../test/fuzz/wire-fuzz.js';
 
 /** Every this many cases, the last ones also go through a FrameReader as one stream. */
 const STREAM_EVERY = 64;
@@ -17,6 +17,7 @@ function main(): number {
   }
   const corpus = loadCorpus();
   const rng = new Prng(seed);
+  const coders = newCoders();
   const verdicts = new Map<string, number>();
   const recent: Buffer[] = [];
   let streams = 0;
@@ -24,7 +25,7 @@ function main(): number {
   for (let n = 1; n <= cases; n++) {
     const { bytes, how } = makeCase(rng, corpus);
     try {
-      const verdict = checkDecode(bytes);
+      const verdict = checkDecode(bytes, coders);
       verdicts.set(verdict, (verdicts.get(verdict) ?? 0) + 1);
       recent.push(bytes);
       if (recent.length === STREAM_EVERY) {

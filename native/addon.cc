@@ -1,8 +1,10 @@
-// N-API glue between src/sampler.ts and the platform readers behind sampler.h. Operating-system errors come
+// N-API glue between src/sampler/sampler.ts and the platform readers behind sampler.h. Operating-system errors come
 // back as errno numbers (the TypeScript side names them); only misuse of these functions throws.
 // Results go into typed arrays the caller allocated once, one row of u64 per pid or interface.
 #include <napi.h>
 
+#include <cstddef>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -21,6 +23,59 @@ static_assert(std::is_standard_layout_v<ProcessUsage> &&
               sizeof(ProcessUsage) == vmmstats::kProcessUsageFields * sizeof(uint64_t));
 static_assert(std::is_standard_layout_v<InterfaceCounters> &&
               sizeof(InterfaceCounters) == vmmstats::kInterfaceFields * sizeof(uint64_t));
+
+// The rows' field names, exported for src/sampler/sampler.ts to check against src/wire/layouts.ts at load.
+// Each name is tied to its struct member by offsetof, and the static_asserts below fail the build when a
+// list misses a member or has them out of order.
+struct FieldName {
+  const char* name;
+  size_t offset;
+};
+#define VMMSTATS_FIELD(Struct, member) FieldName{#member, offsetof(Struct, member)}
+
+constexpr FieldName kProcessUsageNames[] = {
+    VMMSTATS_FIELD(ProcessUsage, utime_sec),  VMMSTATS_FIELD(ProcessUsage, utime_usec),
+    VMMSTATS_FIELD(ProcessUsage, stime_sec),  VMMSTATS_FIELD(ProcessUsage, stime_usec),
+    VMMSTATS_FIELD(ProcessUsage, maxrss),     VMMSTATS_FIELD(ProcessUsage, ixrss),
+    VMMSTATS_FIELD(ProcessUsage, idrss),      VMMSTATS_FIELD(ProcessUsage, isrss),
+    VMMSTATS_FIELD(ProcessUsage, minflt),     VMMSTATS_FIELD(ProcessUsage, majflt),
+    VMMSTATS_FIELD(ProcessUsage, nswap),      VMMSTATS_FIELD(ProcessUsage, inblock),
+    VMMSTATS_FIELD(ProcessUsage, outblock),   VMMSTATS_FIELD(ProcessUsage, msgsnd),
+    VMMSTATS_FIELD(ProcessUsage, msgrcv),     VMMSTATS_FIELD(ProcessUsage, nsignals),
+    VMMSTATS_FIELD(ProcessUsage, nvcsw),      VMMSTATS_FIELD(ProcessUsage, nivcsw),
+    VMMSTATS_FIELD(ProcessUsage, start_time),
+};
+
+constexpr FieldName kInterfaceCounterNames[] = {
+    VMMSTATS_FIELD(InterfaceCounters, flags),          VMMSTATS_FIELD(InterfaceCounters, send_length),
+    VMMSTATS_FIELD(InterfaceCounters, max_send_length), VMMSTATS_FIELD(InterfaceCounters, send_drops),
+    VMMSTATS_FIELD(InterfaceCounters, mtu),            VMMSTATS_FIELD(InterfaceCounters, baudrate),
+    VMMSTATS_FIELD(InterfaceCounters, input_packets),  VMMSTATS_FIELD(InterfaceCounters, input_errors),
+    VMMSTATS_FIELD(InterfaceCounters, output_packets), VMMSTATS_FIELD(InterfaceCounters, output_errors),
+    VMMSTATS_FIELD(InterfaceCounters, collisions),     VMMSTATS_FIELD(InterfaceCounters, input_bytes),
+    VMMSTATS_FIELD(InterfaceCounters, output_bytes),   VMMSTATS_FIELD(InterfaceCounters, input_mcast),
+    VMMSTATS_FIELD(InterfaceCounters, output_mcast),   VMMSTATS_FIELD(InterfaceCounters, input_dropped),
+    VMMSTATS_FIELD(InterfaceCounters, output_dropped),
+};
+#undef VMMSTATS_FIELD
+
+// Whether field i of the list is the row's u64 number i, for every i.
+template <size_t N>
+constexpr bool InRowOrder(const FieldName (&fields)[N]) {
+  for (size_t i = 0; i < N; i++) {
+    if (fields[i].offset != i * sizeof(uint64_t)) return false;
+  }
+  return true;
+}
+static_assert(std::size(kProcessUsageNames) == vmmstats::kProcessUsageFields && InRowOrder(kProcessUsageNames));
+static_assert(std::size(kInterfaceCounterNames) == vmmstats::kInterfaceFields && InRowOrder(kInterfaceCounterNames));
+
+template <size_t N>
+Napi::Array NamesOf(Napi::Env env, const FieldName (&fields)[N]) {
+  Napi::Array names = Napi::Array::New(env, N);
+  for (size_t i = 0; i < N; i++) names.Set(static_cast<uint32_t>(i), Napi::String::New(env, fields[i].name));
+  return names;
+}
 
 [[noreturn]] void ThrowType(Napi::Env env, const std::string& message) {
   throw Napi::TypeError::New(env, message);
@@ -157,6 +212,8 @@ class VmmDevice : public Napi::ObjectWrap<VmmDevice> {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("processFields", Napi::Number::New(env, vmmstats::kProcessUsageFields));
   exports.Set("interfaceFields", Napi::Number::New(env, vmmstats::kInterfaceFields));
+  exports.Set("processFieldNames", NamesOf(env, kProcessUsageNames));
+  exports.Set("interfaceFieldNames", NamesOf(env, kInterfaceCounterNames));
   exports.Set("sampleProcesses", Napi::Function::New<SampleProcesses>(env, "sampleProcesses"));
   exports.Set("sampleProcess", Napi::Function::New<SampleProcess>(env, "sampleProcess"));
   exports.Set("InterfaceSampler", InterfaceSampler::Define(env));

@@ -13,7 +13,8 @@
 namespace vmmstats {
 
 // The seed's rusage record, in its field order, then the process's start time.
-// The glue copies it field by field into a BigUint64Array row, so the order is the JS layout too.
+// The glue copies it field by field into a BigUint64Array row, so the order is the JS layout too: that of
+// src/wire/layouts.ts, which addon.cc's field-name lists and the sampler's check at load hold it to.
 struct ProcessUsage {
   uint64_t utime_sec;
   uint64_t utime_usec;
@@ -43,7 +44,7 @@ int SampleProcess(pid_t pid, ProcessUsage* out);
 // (0 or an errno) for each pid. A platform with nothing to batch answers it with a loop of SampleProcess.
 void SampleProcesses(const pid_t* pids, size_t count, ProcessUsage* out, int* errors);
 
-// The seed's ifdata record without its name, in its field order.
+// The seed's ifdata record without its name, in its field order (src/wire/layouts.ts, checked as above).
 struct InterfaceCounters {
   uint64_t flags;
   uint64_t send_length;

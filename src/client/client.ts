@@ -1,5 +1,5 @@
 import { createConnection, type Socket } from 'node:net';
-import { decodeFrame, encodeMessage, FrameReader } from '../wire/index.js';
+import { Decoder, encodeMessage, FrameReader } from '../wire/index.js';
 import type { Frame, Message, Unsent } from '../wire/messages.js';
 
 export type StatsRequest = Extract<Message, { kind: 'stats.add' | 'stats.remove' | 'stats.subscribe' }>;
@@ -17,6 +17,8 @@ class DaemonUnreachableError extends Error {
 export class StatsClient {
   readonly #socket: Socket;
   readonly #reader = new FrameReader();
+  /** Data frames from one daemon repeat their names and counter descriptions: this connection's own cache of them. */
+  readonly #decoder = new Decoder();
   readonly #waiting = new Map<bigint, { resolve: (reply: Reply) => void; reject: (err: Error) => void }>();
   #nextId = 1n;
   #onData: (frame: Frame) => void = () => {};
@@ -80,7 +82,7 @@ export class StatsClient {
 
   #receive(chunk: Buffer): void {
     try {
-      for (const raw of this.#reader.push(chunk)) this.#dispatch(decodeFrame(raw));
+      for (const raw of this.#reader.push(chunk)) this.#dispatch(this.#decoder.decode(raw));
     } catch (err) {
       // A stream we cannot read any more: end it, and let every waiting request fail with why.
       this.#socket.destroy(err as Error);

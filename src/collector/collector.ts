@@ -18,7 +18,7 @@ import {
 } from '../sampler/sampler.js';
 import { VmmDeviceNames } from '../sampler/vmm-device-name.js';
 import type { RegisteredVm } from '../vm/vm.js';
-import { encodeStatsDataRows, type FrameMemory, type StatsRows } from '../wire/index.js';
+import { encodeStatsDataRows, type Encoder, type StatsRows } from '../wire/index.js';
 import type { Stats, VmmCounter, VmmCounters } from '../wire/messages.js';
 
 /** The sampler's rows of one tick: made for it, and never refilled, so a sample stays as it was read. */
@@ -70,9 +70,9 @@ export class VmSample implements StatsRows {
     return this.#stats;
   }
 
-  /** The VM's Stats Data frame (id 0, as unsolicited data has), in `memory` when given. */
-  dataFrame(memory?: FrameMemory): Buffer {
-    return encodeStatsDataRows(this.vm.labels, this, 0n, memory);
+  /** The VM's Stats Data frame (id 0, as unsolicited data has), by `encoder` (into its memory) when given. */
+  dataFrame(encoder?: Encoder): Buffer {
+    return encoder === undefined ? encodeStatsDataRows(this.vm.labels, this, 0n) : encoder.encodeStatsDataRows(this.vm.labels, this, 0n);
   }
 }
 

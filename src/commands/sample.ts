@@ -1,4 +1,5 @@
-import type { IfData, Rusage, VmmCounter } from '../wire/messages.js';
+import { RUSAGE_LAYOUT, type IfDataField, type RusageField } from '../wire/layouts.js';
+import type { IfData, VmmCounter } from '../wire/messages.js';
 import {
   DEFAULT_DEBUGFS_ROOT,
   InterfaceSampler,
@@ -108,22 +109,25 @@ function toJson(sample: Sample): string {
 
 // --- for a person ---
 
-const RUSAGE_LABELS: [keyof Omit<Rusage, 'utime' | 'stime'>, string][] = [
-  ['maxrss', 'max resident set, KiB'],
-  ['ixrss', 'shared text'],
-  ['idrss', 'unshared data'],
-  ['isrss', 'unshared stack'],
-  ['minflt', 'minor page faults'],
-  ['majflt', 'major page faults'],
-  ['nswap', 'swaps'],
-  ['inblock', 'blocks read'],
-  ['outblock', 'blocks written'],
-  ['msgsnd', 'messages sent'],
-  ['msgrcv', 'messages received'],
-  ['nsignals', 'signals'],
-  ['nvcsw', 'voluntary context switches'],
-  ['nivcsw', 'involuntary context switches'],
-];
+/** What each rusage field counts: a line each, in the layout's order (src/wire/layouts.ts). */
+const RUSAGE_NOTES: Record<RusageField, string> = {
+  utime: 'user CPU time',
+  stime: 'system CPU time',
+  maxrss: 'max resident set, KiB',
+  ixrss: 'shared text',
+  idrss: 'unshared data',
+  isrss: 'unshared stack',
+  minflt: 'minor page faults',
+  majflt: 'major page faults',
+  nswap: 'swaps',
+  inblock: 'blocks read',
+  outblock: 'blocks written',
+  msgsnd: 'messages sent',
+  msgrcv: 'messages received',
+  nsignals: 'signals',
+  nvcsw: 'voluntary context switches',
+  nivcsw: 'involuntary context switches',
+};
 
 function seconds(time: { sec: bigint; usec: number }): string {
   return `${time.sec}.${String(time.usec).padStart(6, '0')} s`;
@@ -141,11 +145,12 @@ function toText(sample: Sample): string {
   const { pid, startTime, rusage } = sample.process;
   const parts = [
     `process ${pid} (start time ${startTime})\n`,
-    table([
-      ['utime', seconds(rusage.utime), 'user CPU time'],
-      ['stime', seconds(rusage.stime), 'system CPU time'],
-      ...RUSAGE_LABELS.map(([field, note]): [string, string, string] => [field, rusage[field].toString(), note]),
-    ]),
+    table(
+      RUSAGE_LAYOUT.map(({ key }): [string, string, string] => {
+        const value = rusage[key];
+        return [key, typeof value === 'bigint' ? value.toString() : seconds(value), RUSAGE_NOTES[key]];
+      }),
+    ),
   ];
   for (const ifdata of sample.ifdata) parts.push(interfaceText(ifdata));
   if (sample.vmm !== undefined) {
@@ -155,22 +160,50 @@ function toText(sample: Sample): string {
   return parts.join('');
 }
 
+const pair = (input: bigint, output: bigint): string => `${input} in, ${output} out`;
+
+interface InterfaceLine {
+  label: string;
+  fields: readonly IfDataField[];
+  show(i: IfData): [value: string, note: string];
+}
+
+/** `lines` when they show every counter of the layout between them; a type error naming the others otherwise. */
+function showingEveryCounter<const L extends readonly InterfaceLine[]>(
+  lines: L & ([Exclude<IfDataField, L[number]['fields'][number]>] extends [never] ? unknown : { unshown: Exclude<IfDataField, L[number]['fields'][number]> }),
+): L {
+  return lines;
+}
+
+/** An interface's lines: each shows some of its counters, and every counter is on one. */
+const INTERFACE_LINES = showingEveryCounter([
+  { label: 'flags', fields: ['flags'], show: (i: IfData) => [`0x${i.flags.toString(16)}`, ''] },
+  { label: 'mtu', fields: ['mtu'], show: (i: IfData) => [String(i.mtu), ''] },
+  { label: 'baudrate', fields: ['baudrate'], show: (i: IfData) => [i.baudrate.toString(), 'bit/s, 0 when unknown'] },
+  {
+    label: 'send queue',
+    fields: ['send_length', 'max_send_length', 'send_drops'],
+    show: (i: IfData) => [`${i.send_length}/${i.max_send_length}`, `length/maximum, ${i.send_drops} dropped`],
+  },
+  {
+    label: 'packets',
+    fields: ['input_packets', 'output_packets'],
+    show: (i: IfData) => [pair(i.input_packets, i.output_packets), 'input = from the VM on its tap'],
+  },
+  { label: 'bytes', fields: ['input_bytes', 'output_bytes'], show: (i: IfData) => [pair(i.input_bytes, i.output_bytes), ''] },
+  { label: 'errors', fields: ['input_errors', 'output_errors'], show: (i: IfData) => [pair(i.input_errors, i.output_errors), ''] },
+  { label: 'multicast', fields: ['input_mcast', 'output_mcast'], show: (i: IfData) => [pair(i.input_mcast, i.output_mcast), ''] },
+  {
+    label: 'dropped',
+    fields: ['input_dropped', 'output_dropped'],
+    show: (i: IfData) => [pair(i.input_dropped, i.output_dropped), ''],
+  },
+  { label: 'collisions', fields: ['collisions'], show: (i: IfData) => [i.collisions.toString(), ''] },
+]);
+
 function interfaceText(ifdata: IfData): string {
-  const { name, flags, mtu, send_length, max_send_length, send_drops, baudrate } = ifdata;
-  const pair = (input: bigint, output: bigint): string => `${input} in, ${output} out`;
   return (
-    `interface ${name}\n` +
-    table([
-      ['flags', `0x${flags.toString(16)}`, ''],
-      ['mtu', String(mtu), ''],
-      ['baudrate', baudrate.toString(), 'bit/s, 0 when unknown'],
-      ['send queue', `${send_length}/${max_send_length}`, `length/maximum, ${send_drops} dropped`],
-      ['packets', pair(ifdata.input_packets, ifdata.output_packets), 'input = from the VM on its tap'],
-      ['bytes', pair(ifdata.input_bytes, ifdata.output_bytes), ''],
-      ['errors', pair(ifdata.input_errors, ifdata.output_errors), ''],
-      ['multicast', pair(ifdata.input_mcast, ifdata.output_mcast), ''],
-      ['dropped', pair(ifdata.input_dropped, ifdata.output_dropped), ''],
-      ['collisions', ifdata.collisions.toString(), ''],
-    ])
+    `interface ${ifdata.name}\n` +
+    table(INTERFACE_LINES.map(({ label, show }): [string, string, string] => [label, ...show(ifdata)]))
   );
 }

@@ -3,9 +3,9 @@ import { fstatSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import {
-  decodeFrame,
+  Decoder,
+  Encoder,
   DEFAULT_MAX_FRAME_SIZE,
-  encodeMessage,
   FrameReader,
   FrameStreamError,
   frameToJson,
@@ -73,14 +73,15 @@ async function decode(argv: string[]): Promise<number> {
   const limit = values['max-frame'];
   const maxFrameSize = limit === undefined ? undefined : parseInteger('--max-frame', limit, 0, 0xffffffff);
   const out = new LineWriter(process.stdout);
+  const decoder = new Decoder();
   return guarded(async () => {
-    if (values.binary) await decodeStream(process.stdin, out, maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE);
-    else await decodeHexLines(process.stdin, out, maxFrameSize);
+    if (values.binary) await decodeStream(process.stdin, out, decoder, maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE);
+    else await decodeHexLines(process.stdin, out, decoder, maxFrameSize);
     await out.flush();
   });
 }
 
-async function decodeHexLines(input: Readable, out: LineWriter, maxFrameSize: number | undefined): Promise<void> {
+async function decodeHexLines(input: Readable, out: LineWriter, decoder: Decoder, maxFrameSize: number | undefined): Promise<void> {
   for await (const raw of readLines(input)) {
     const line = raw.trim();
     if (line === '') continue;
@@ -88,11 +89,11 @@ async function decodeHexLines(input: Readable, out: LineWriter, maxFrameSize: nu
       await out.write(jsonLine({ ok: false, error: 'not a frame in hex (an even number of hex digits)', code: 'not_hex' }));
       continue;
     }
-    await out.write(decodeToJsonLine(Buffer.from(line, 'hex'), maxFrameSize));
+    await out.write(decodeToJsonLine(decoder, Buffer.from(line, 'hex'), maxFrameSize));
   }
 }
 
-async function decodeStream(input: Readable, out: LineWriter, maxFrameSize: number): Promise<void> {
+async function decodeStream(input: Readable, out: LineWriter, decoder: Decoder, maxFrameSize: number): Promise<void> {
   const reader = new FrameReader({ maxFrameSize });
   for await (const chunk of input) {
     let frames: Buffer[];
@@ -100,11 +101,11 @@ async function decodeStream(input: Readable, out: LineWriter, maxFrameSize: numb
       frames = reader.push(chunk as Buffer);
     } catch (err) {
       if (!(err instanceof FrameStreamError)) throw err;
-      for (const frame of err.frames) await out.write(decodeToJsonLine(frame, maxFrameSize));
+      for (const frame of err.frames) await out.write(decodeToJsonLine(decoder, frame, maxFrameSize));
       await out.write(errorLine(err));
       return;
     }
-    for (const frame of frames) await out.write(decodeToJsonLine(frame, maxFrameSize));
+    for (const frame of frames) await out.write(decodeToJsonLine(decoder, frame, maxFrameSize));
   }
   if (reader.buffered > 0) {
     await out.write(
@@ -118,9 +119,9 @@ export function frameJsonLine(frame: Frame): string {
   return jsonLine({ ok: true, ...frameToJson(frame) });
 }
 
-function decodeToJsonLine(bytes: Uint8Array, maxFrameSize: number | undefined): string {
+function decodeToJsonLine(decoder: Decoder, bytes: Uint8Array, maxFrameSize: number | undefined): string {
   try {
-    return frameJsonLine(decodeFrame(bytes, { maxFrameSize }));
+    return frameJsonLine(decoder.decode(bytes, { maxFrameSize }));
   } catch (err) {
     if (err instanceof WireError) return errorLine(err);
     throw err;
@@ -138,12 +139,13 @@ async function encode(argv: string[]): Promise<number> {
   const out = new LineWriter(process.stdout);
   let failures = 0;
   let lineNumber = 0;
+  const encoder = new Encoder();
   const status = await guarded(async () => {
     for await (const raw of readLines(process.stdin)) {
       lineNumber++;
       if (raw.trim() === '') continue;
       try {
-        await out.write(encodeMessage(messageFromJson(JSON.parse(raw))).toString('hex'));
+        await out.write(encoder.encodeMessage(messageFromJson(JSON.parse(raw))).toString('hex'));
       } catch (err) {
         if (!(err instanceof WireError || err instanceof SyntaxError)) throw err;
         process.stderr.write(`vmm-stats wire encode: line ${lineNumber}: ${err.message}\n`);

@@ -6,8 +6,9 @@ import { peerCredentials, raiseOpenFilesLimit, type PeerCredentials } from '../s
 import { sampleProcess, sampleProcesses, SamplerError } from '../sampler/sampler.js';
 import { isPid, vmNameOf, vmNameProblem, type RegisteredVm, type VmName } from '../vm/vm.js';
 import {
-  decodeFrame,
   decodeHeader,
+  Decoder,
+  Encoder,
   encodeMessage,
   failReply,
   FrameMemory,
@@ -73,6 +74,7 @@ function mayManage(managers: Managers | undefined, peer: PeerCredentials | undef
 
 const SHUTDOWN_FLUSH_MS = 2000;
 const REFUSAL_LINGER_MS = 1000;
+const LISTEN_BACKLOG = 4096;
 /** Registration changes are written to the state file together within a tick, and never later than this. */
 const MAX_STATE_DELAY_MS = 1000;
 
@@ -89,7 +91,10 @@ export class StatsDaemon {
   readonly #options: DaemonOptions;
   readonly #logger: Logger;
   readonly #connections = new Set<Connection>();
-  #frameMemory = new FrameMemory();
+  /** Encodes each tick's Data frames, into memory reused once every connection has sent them. */
+  readonly #encoder = new Encoder();
+  /** Decodes the requests, one at a time, as they come: what they repeat (names, taps) is kept once. */
+  readonly #decoder = new Decoder();
   readonly #server: Server;
   #droppedOnClosed = 0;
   /** Connections refused since the limit was last reached, while it still is. */
@@ -224,7 +229,9 @@ export class StatsDaemon {
       this.#server.once('error', reject);
       // The socket must not be reachable by others between its creation and its chmod.
       const umask = process.umask(0o177);
-      this.#server.listen(this.#options.socketPath, () => {
+      // A burst of connections must not find the backlog full while a tick holds the event loop: the
+      // kernel caps this at its somaxconn.
+      this.#server.listen({ path: this.#options.socketPath, backlog: LISTEN_BACKLOG }, () => {
         process.umask(umask);
         this.#server.off('error', reject);
         this.#server.on('error', (err) => this.#logger.error({ err }, 'socket server error'));
@@ -299,7 +306,7 @@ export class StatsDaemon {
     const { id, tag } = decodeHeader(raw);
     let message: Message;
     try {
-      message = decodeFrame(raw, { maxFrameSize: this.#options.maxFrameSize }).message;
+      message = this.#decoder.decode(raw, { maxFrameSize: this.#options.maxFrameSize }).message;
     } catch (err) {
       if (!(err instanceof WireError)) throw err;
       this.#logger.warn({ code: err.code, reason: err.message }, 'request that does not decode');
@@ -409,13 +416,13 @@ export class StatsDaemon {
    * tick then allocates no memory for them, which would otherwise pile up until the next garbage collection.
    */
   #publish(snapshot: TickSnapshot, audience: Audience): void {
-    this.#frameMemory = this.#reusableFrameMemory();
+    this.#encoder.memory = this.#reusableFrameMemory();
     for (const connection of audience.subscribers) connection.cork();
     try {
       for (const sample of snapshot.samples) {
         const subscribers = audience.subscribersOf.get(sample.vm);
         if (subscribers === undefined) continue;
-        const frame = sample.dataFrame(this.#frameMemory);
+        const frame = sample.dataFrame(this.#encoder);
         for (const connection of subscribers) connection.sendData(frame);
       }
     } finally {
@@ -427,9 +434,9 @@ export class StatsDaemon {
   /** The last tick's frame memory, when none of its frames is still waiting to be sent; else new memory. */
   #reusableFrameMemory(): FrameMemory {
     for (const connection of this.#connections) {
-      if (!connection.flushed) return new FrameMemory(this.#frameMemory.slabBytes);
+      if (!connection.flushed) return new FrameMemory(this.#encoder.memory.slabBytes);
     }
-    this.#frameMemory.reset();
-    return this.#frameMemory;
+    this.#encoder.memory.reset();
+    return this.#encoder.memory;
   }
 }

@@ -145,45 +145,70 @@ interface Family<T, V extends Value = Value> extends FamilyMetadata {
 
 const IFF_UP = 1; // the same bit on Linux and FreeBSD
 
-function rusageFamily(
-  name: string,
-  type: MetricType,
-  help: string,
-  read: (r: Rusage) => Value,
-  unit?: 'seconds' | 'bytes',
-): Family<Stats> {
-  return { name: `vmm_stats_vm_${name}`, type, unit, help, read: (s) => read(s.rusage) };
+/** A layout field's family: the field's value becomes the sample's (unchanged when it is already a Value). */
+type FieldFamily<V> = Omit<FamilyMetadata, 'name'> & { family: string } & (V extends Value
+    ? { value?: (field: V) => Value }
+    : { value: (field: V) => Value });
+
+/** A layout field with no family, and why. */
+interface LeftOut {
+  leftOut: string;
 }
 
-// Left out on purpose: nswap (maintained by neither Linux nor FreeBSD, always 0), and the integrals
-// ixrss/idrss/isrss (always 0 on Linux; on FreeBSD KiB x statistics-clock ticks, a clock rate the wire
-// does not carry, so they cannot be put in base units).
-const VM_FAMILIES: Family<Stats>[] = [
-  rusageFamily('cpu_user_seconds', 'counter', "CPU time the VM's process spent in user mode (rusage utime).",
-    (r) => formatTimeval(r.utime), 'seconds'),
-  rusageFamily('cpu_system_seconds', 'counter', "CPU time the VM's process spent in the kernel (rusage stime).",
-    (r) => formatTimeval(r.stime), 'seconds'),
-  rusageFamily('max_resident_memory_bytes', 'gauge',
-    "Peak resident set size of the VM's process (rusage maxrss, reported in KiB).", (r) => r.maxrss * 1024n, 'bytes'),
-  rusageFamily('minor_page_faults', 'counter',
-    "Page faults of the VM's process serviced without I/O (rusage minflt).", (r) => r.minflt),
-  rusageFamily('major_page_faults', 'counter',
-    "Page faults of the VM's process that needed I/O (rusage majflt).", (r) => r.majflt),
-  rusageFamily('block_input_operations', 'counter',
-    "Block input operations of the VM's process (rusage inblock; 512-byte blocks on Linux).", (r) => r.inblock),
-  rusageFamily('block_output_operations', 'counter',
-    "Block output operations of the VM's process (rusage outblock; 512-byte blocks on Linux).", (r) => r.outblock),
-  rusageFamily('ipc_messages_sent', 'counter',
-    "IPC messages sent by the VM's process (rusage msgsnd; 0 on Linux).", (r) => r.msgsnd),
-  rusageFamily('ipc_messages_received', 'counter',
-    "IPC messages received by the VM's process (rusage msgrcv; 0 on Linux).", (r) => r.msgrcv),
-  rusageFamily('signals_received', 'counter',
-    "Signals delivered to the VM's process (rusage nsignals; 0 on Linux).", (r) => r.nsignals),
-  rusageFamily('voluntary_context_switches', 'counter',
-    "Context switches of the VM's process because it waited (rusage nvcsw).", (r) => r.nvcsw),
-  rusageFamily('involuntary_context_switches', 'counter',
-    "Context switches of the VM's process because it was preempted (rusage nivcsw).", (r) => r.nivcsw),
-];
+/**
+ * A family or a reason for every field of a record's layout (src/wire/layouts.ts), so that a field added
+ * there is a type error here until it gets one or the other. Families come in the table's order.
+ */
+type FamilyTable<R> = { [K in keyof R]-?: FieldFamily<R[K]> | LeftOut };
+
+function familiesOf<R, T>(table: FamilyTable<R>, prefix: string, recordOf: (item: T) => R): Family<T>[] {
+  return (Object.keys(table) as (keyof R & string)[]).flatMap((key): Family<T>[] => {
+    const entry = table[key] as FieldFamily<unknown> | LeftOut;
+    if ('leftOut' in entry) return [];
+    const { family, type, unit, help } = entry;
+    const value = (entry.value ?? ((field: unknown) => field as Value)) as (field: R[keyof R]) => Value;
+    return [{ name: `${prefix}${family}`, type, unit, help, read: (item) => value(recordOf(item)[key]) }];
+  });
+}
+
+/**
+ * ixrss, idrss, isrss: always 0 on Linux; on FreeBSD KiB x statistics-clock ticks, a clock rate the wire
+ * does not carry, so they cannot be put in base units.
+ */
+const INTEGRAL: LeftOut = { leftOut: 'an integral over statistics-clock ticks, whose rate the wire does not carry' };
+
+const RUSAGE_FAMILIES: FamilyTable<Rusage> = {
+  utime: { family: 'cpu_user_seconds', type: 'counter', unit: 'seconds',
+    help: "CPU time the VM's process spent in user mode (rusage utime).", value: formatTimeval },
+  stime: { family: 'cpu_system_seconds', type: 'counter', unit: 'seconds',
+    help: "CPU time the VM's process spent in the kernel (rusage stime).", value: formatTimeval },
+  maxrss: { family: 'max_resident_memory_bytes', type: 'gauge', unit: 'bytes',
+    help: "Peak resident set size of the VM's process (rusage maxrss, reported in KiB).", value: (kib) => kib * 1024n },
+  ixrss: INTEGRAL,
+  idrss: INTEGRAL,
+  isrss: INTEGRAL,
+  minflt: { family: 'minor_page_faults', type: 'counter',
+    help: "Page faults of the VM's process serviced without I/O (rusage minflt)." },
+  majflt: { family: 'major_page_faults', type: 'counter',
+    help: "Page faults of the VM's process that needed I/O (rusage majflt)." },
+  nswap: { leftOut: 'maintained by neither Linux nor FreeBSD: always 0' },
+  inblock: { family: 'block_input_operations', type: 'counter',
+    help: "Block input operations of the VM's process (rusage inblock; 512-byte blocks on Linux)." },
+  outblock: { family: 'block_output_operations', type: 'counter',
+    help: "Block output operations of the VM's process (rusage outblock; 512-byte blocks on Linux)." },
+  msgsnd: { family: 'ipc_messages_sent', type: 'counter',
+    help: "IPC messages sent by the VM's process (rusage msgsnd; 0 on Linux)." },
+  msgrcv: { family: 'ipc_messages_received', type: 'counter',
+    help: "IPC messages received by the VM's process (rusage msgrcv; 0 on Linux)." },
+  nsignals: { family: 'signals_received', type: 'counter',
+    help: "Signals delivered to the VM's process (rusage nsignals; 0 on Linux)." },
+  nvcsw: { family: 'voluntary_context_switches', type: 'counter',
+    help: "Context switches of the VM's process because it waited (rusage nvcsw)." },
+  nivcsw: { family: 'involuntary_context_switches', type: 'counter',
+    help: "Context switches of the VM's process because it was preempted (rusage nivcsw)." },
+};
+
+const VM_FAMILIES: Family<Stats>[] = familiesOf(RUSAGE_FAMILIES, 'vmm_stats_vm_', (stats: Stats) => stats.rusage);
 
 // The counters' list mixes event counts with levels (resident and wired memory on bhyve, page counts on
 // KVM), so the family cannot promise monotonicity: a gauge, values as the hypervisor reports them.
@@ -195,41 +220,35 @@ const HYPERVISOR_FAMILY: Family<bigint> = {
   read: (value) => value,
 };
 
-function tapFamily(
-  name: string,
-  type: MetricType,
-  help: string,
-  read: (i: IfData) => Value,
-  unit?: 'bytes',
-): Family<IfData> {
-  return { name: `vmm_stats_tap_${name}`, type, unit, help, read };
-}
-
 // On a VM's tap the host's receive side carries what the VM sends, so the names say "from_vm"/"to_vm"
 // rather than receive/transmit, which would read backwards from the VM's point of view.
 const FROM_VM = 'from the VM to the host (the host receives it on the tap: ifdata input)';
 const TO_VM = 'from the host to the VM (the host transmits it on the tap: ifdata output)';
-const TAP_FAMILIES: Family<IfData>[] = [
-  tapFamily('from_vm_bytes', 'counter', `Bytes ${FROM_VM}.`, (i) => i.input_bytes, 'bytes'),
-  tapFamily('to_vm_bytes', 'counter', `Bytes ${TO_VM}.`, (i) => i.output_bytes, 'bytes'),
-  tapFamily('from_vm_packets', 'counter', `Packets ${FROM_VM}.`, (i) => i.input_packets),
-  tapFamily('to_vm_packets', 'counter', `Packets ${TO_VM}.`, (i) => i.output_packets),
-  tapFamily('from_vm_multicast_packets', 'counter', `Multicast packets ${FROM_VM}.`, (i) => i.input_mcast),
-  tapFamily('to_vm_multicast_packets', 'counter', `Multicast packets ${TO_VM}.`, (i) => i.output_mcast),
-  tapFamily('from_vm_errors', 'counter', `Errors on packets ${FROM_VM}.`, (i) => i.input_errors),
-  tapFamily('to_vm_errors', 'counter', `Errors on packets ${TO_VM}.`, (i) => i.output_errors),
-  tapFamily('from_vm_drops', 'counter', `Dropped packets ${FROM_VM}.`, (i) => i.input_dropped),
-  tapFamily('to_vm_drops', 'counter', `Dropped packets ${TO_VM}.`, (i) => i.output_dropped),
-  tapFamily('collisions', 'counter', 'Collisions on the tap.', (i) => i.collisions),
-  tapFamily('mtu_bytes', 'gauge', 'MTU of the tap.', (i) => i.mtu, 'bytes'),
-  tapFamily('up', 'gauge', 'Whether the tap is administratively up (IFF_UP): 1 or 0.', (i) => i.flags & IFF_UP),
-  tapFamily('to_vm_queue_length', 'gauge', 'Packets waiting in the tap\'s send queue towards the VM.',
-    (i) => i.send_length),
-  tapFamily('to_vm_queue_max_length', 'gauge', 'Capacity in packets of the tap\'s send queue towards the VM.',
-    (i) => i.max_send_length),
-  tapFamily('to_vm_queue_drops', 'counter', 'Packets towards the VM dropped because the tap\'s send queue was full.',
-    (i) => i.send_drops),
-];
+const IFDATA_FAMILIES: FamilyTable<Omit<IfData, 'name'>> = {
+  input_bytes: { family: 'from_vm_bytes', type: 'counter', unit: 'bytes', help: `Bytes ${FROM_VM}.` },
+  output_bytes: { family: 'to_vm_bytes', type: 'counter', unit: 'bytes', help: `Bytes ${TO_VM}.` },
+  input_packets: { family: 'from_vm_packets', type: 'counter', help: `Packets ${FROM_VM}.` },
+  output_packets: { family: 'to_vm_packets', type: 'counter', help: `Packets ${TO_VM}.` },
+  input_mcast: { family: 'from_vm_multicast_packets', type: 'counter', help: `Multicast packets ${FROM_VM}.` },
+  output_mcast: { family: 'to_vm_multicast_packets', type: 'counter', help: `Multicast packets ${TO_VM}.` },
+  input_errors: { family: 'from_vm_errors', type: 'counter', help: `Errors on packets ${FROM_VM}.` },
+  output_errors: { family: 'to_vm_errors', type: 'counter', help: `Errors on packets ${TO_VM}.` },
+  input_dropped: { family: 'from_vm_drops', type: 'counter', help: `Dropped packets ${FROM_VM}.` },
+  output_dropped: { family: 'to_vm_drops', type: 'counter', help: `Dropped packets ${TO_VM}.` },
+  collisions: { family: 'collisions', type: 'counter', help: 'Collisions on the tap.' },
+  mtu: { family: 'mtu_bytes', type: 'gauge', unit: 'bytes', help: 'MTU of the tap.' },
+  flags: { family: 'up', type: 'gauge', help: 'Whether the tap is administratively up (IFF_UP): 1 or 0.',
+    value: (flags) => flags & IFF_UP },
+  send_length: { family: 'to_vm_queue_length', type: 'gauge',
+    help: 'Packets waiting in the tap\'s send queue towards the VM.' },
+  max_send_length: { family: 'to_vm_queue_max_length', type: 'gauge',
+    help: 'Capacity in packets of the tap\'s send queue towards the VM.' },
+  send_drops: { family: 'to_vm_queue_drops', type: 'counter',
+    help: 'Packets towards the VM dropped because the tap\'s send queue was full.' },
+  baudrate: { leftOut: 'the link speed the interface claims (0 when unknown), not something the VM did' },
+};
+
+const TAP_FAMILIES: Family<IfData>[] = familiesOf(IFDATA_FAMILIES, 'vmm_stats_tap_', (ifdata: IfData) => ifdata);
 
 const SCRAPE_FAMILY: FamilyMetadata = {
   name: 'vmm_stats_scrape_duration_seconds', type: 'gauge', unit: 'seconds',

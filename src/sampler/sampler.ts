@@ -10,8 +10,9 @@ import { createRequire } from 'node:module';
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { getSystemErrorMap } from 'node:util';
+import { compileRowReader } from '../wire/layout-code.js';
+import { IFDATA_LAYOUT, RUSAGE_LAYOUT, scalarsOf } from '../wire/layouts.js';
 import type { IfData, Rusage, VmmCounter } from '../wire/messages.js';
-import { lowWord } from '../wire/u64-words.js';
 import { isPid } from '../vm/vm.js';
 
 /** Where Linux publishes KVM's per-VM statistics. */
@@ -218,6 +219,9 @@ interface NativeVmmDevice {
 interface Addon {
   processFields: number;
   interfaceFields: number;
+  /** The fields of a process row and of an interface row, in order, as native/sampler.h declares them. */
+  processFieldNames: string[];
+  interfaceFieldNames: string[];
   sampleProcesses(pids: Int32Array, count: number, rows: BigUint64Array, errors: Int32Array): void;
   sampleProcess(pid: number, row: BigUint64Array): number;
   InterfaceSampler: new () => NativeInterfaceSampler;
@@ -241,7 +245,26 @@ function loadAddon(): Addon {
   const require = createRequire(import.meta.url);
   const load = require('node-gyp-build') as (root: string) => Addon;
   // src/sampler/ and dist/sampler/ both sit two levels below the package root, where binding.gyp and prebuilds/ are.
-  return load(fileURLToPath(new URL('../..', import.meta.url)));
+  const loaded = load(fileURLToPath(new URL('../..', import.meta.url)));
+  checkAddonRows(loaded);
+  return loaded;
+}
+
+/**
+ * Throws unless the addon's rows hold the fields the layouts say, in their order: native/sampler.h's
+ * structs and src/wire/layouts.ts are two declarations of one thing, and a row read with the wrong
+ * layout would give numbers under the wrong names.
+ */
+export function checkAddonRows(addon: Pick<Addon, 'processFieldNames' | 'interfaceFieldNames'>): void {
+  const mismatch = (what: string, native: readonly string[], expected: readonly string[]) => {
+    if (native.length === expected.length && native.every((name, i) => name === expected[i])) return;
+    throw new Error(
+      `vmm-stats: the addon's ${what} rows (native/sampler.h) are [${native.join(', ')}], but src/wire/layouts.ts ` +
+        `expects [${expected.join(', ')}]: rebuild the addon, or make the two agree`,
+    );
+  };
+  mismatch('process', addon.processFieldNames, PROCESS_ROW_NAMES);
+  mismatch('interface', addon.interfaceFieldNames, INTERFACE_ROW_NAMES);
 }
 
 /**
@@ -268,68 +291,29 @@ export class SampleRows {
     }
     return this;
   }
-
-  /** The low 32 bits of field `index`, for fields the platforms fill from 32-bit values. */
-  low(index: number): number {
-    return lowWord(this.words, index);
-  }
 }
 
 const processBuffers = new SampleRows();
 
-// --- rows to records: the field order is native/sampler.h's ---
+// --- rows to records: a row holds a layout's scalars in order (layouts.ts), as native/sampler.h lays them out ---
 
+const RUSAGE_ROW = scalarsOf(RUSAGE_LAYOUT);
 /** A process row holds the wire's rusage fields in its order, then this field. */
-export const START_TIME_FIELD = 18;
-// An interface row holds the wire's ifdata counters in its order (the first five are u32 on the wire).
+export const START_TIME_FIELD = RUSAGE_ROW.length;
+const PROCESS_ROW_NAMES = [...RUSAGE_ROW.map((field) => field.rowName), 'start_time'];
+const INTERFACE_ROW_NAMES = scalarsOf(IFDATA_LAYOUT).map((field) => field.rowName);
+
+const rusageInRow = compileRowReader<Rusage>('rusageInRow', RUSAGE_LAYOUT);
+const ifDataInRow = compileRowReader<IfData, [name: string]>('ifDataInRow', IFDATA_LAYOUT, ['name']);
 
 /** The row of `rows` that starts at field `at`, filled by sampleProcessRows, as a record. */
 export function processSampleAt(rows: SampleRows, at: number, pid: number): ProcessSample {
-  const u64 = rows.rows;
-  const rusage: Rusage = {
-    utime: { sec: u64[at], usec: rows.low(at + 1) },
-    stime: { sec: u64[at + 2], usec: rows.low(at + 3) },
-    maxrss: u64[at + 4],
-    ixrss: u64[at + 5],
-    idrss: u64[at + 6],
-    isrss: u64[at + 7],
-    minflt: u64[at + 8],
-    majflt: u64[at + 9],
-    nswap: u64[at + 10],
-    inblock: u64[at + 11],
-    outblock: u64[at + 12],
-    msgsnd: u64[at + 13],
-    msgrcv: u64[at + 14],
-    nsignals: u64[at + 15],
-    nvcsw: u64[at + 16],
-    nivcsw: u64[at + 17],
-  };
-  return { pid, rusage, startTime: u64[at + START_TIME_FIELD] };
+  return { pid, rusage: rusageInRow(rows.rows, rows.words, at), startTime: rows.rows[at + START_TIME_FIELD] };
 }
 
 /** The row of `rows` that starts at field `at`, filled by InterfaceSampler.sampleRows, as a record. */
 export function ifDataAt(rows: SampleRows, at: number, name: string): IfData {
-  const u64 = rows.rows;
-  return {
-    name,
-    flags: rows.low(at),
-    send_length: rows.low(at + 1),
-    max_send_length: rows.low(at + 2),
-    send_drops: rows.low(at + 3),
-    mtu: rows.low(at + 4),
-    baudrate: u64[at + 5],
-    input_packets: u64[at + 6],
-    input_errors: u64[at + 7],
-    output_packets: u64[at + 8],
-    output_errors: u64[at + 9],
-    collisions: u64[at + 10],
-    input_bytes: u64[at + 11],
-    output_bytes: u64[at + 12],
-    input_mcast: u64[at + 13],
-    output_mcast: u64[at + 14],
-    input_dropped: u64[at + 15],
-    output_dropped: u64[at + 16],
-  };
+  return ifDataInRow(rows.rows, rows.words, at, name);
 }
 
 // --- errors ---

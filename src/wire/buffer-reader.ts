@@ -3,7 +3,7 @@
 
 import { PICOSECONDS_PER_DAY, PTIME_MAX_DAY, PTIME_MIN_DAY } from './constants.js';
 import { WireError } from './errors.js';
-import type { Ptime } from './messages.js';
+import type { Ptime, VmmCounters } from './messages.js';
 import { MAX_RECENT_BYTES, RecentStrings } from './recent-strings.js';
 import { getU64 } from './u64-words.js';
 
@@ -11,7 +11,6 @@ const TWO_POW_32 = 0x1_0000_0000;
 /** The high word of 2^53−1 and of −2^53: ints are decoded only within ±(2^53−1). */
 const SAFE_HIGH_MAX = 0x1f_ffff;
 const SAFE_HIGH_MIN = -0x20_0000;
-const recentStrings = new RecentStrings();
 
 /** Views of one whole ArrayBuffer; reads go to `base` + offsets into the bytes being read. */
 interface Views {
@@ -20,15 +19,34 @@ interface Views {
   node: Buffer;
 }
 
-// Frames read one after the other often share an ArrayBuffer (a FrameReader's or a Writer's slab, Node's
-// Buffer pool): the views of the last one are kept, which spares two allocations per frame.
-let last: Views | undefined;
-
 function viewsOf(buffer: ArrayBufferLike): Views {
-  if (last?.buffer !== buffer) {
-    last = { buffer, data: new DataView(buffer), node: Buffer.from(buffer) };
+  return { buffer, data: new DataView(buffer), node: Buffer.from(buffer) };
+}
+
+/** The vmm section a Decoder read last (vmm-section.ts): a section is read through it, to reuse what it can. */
+export interface SectionReader {
+  read(r: Reader): VmmCounters;
+}
+
+/**
+ * What a Decoder keeps from frame to frame, for the Readers it makes: the recent strings, the last vmm
+ * section (vmm-section.ts), and the views of the last frame's ArrayBuffer. Frames read one after the other
+ * often share an ArrayBuffer (a FrameReader's or a Writer's slab, Node's Buffer pool), and keeping its
+ * views spares two allocations per frame.
+ */
+export class ReaderCache {
+  readonly strings = new RecentStrings();
+  readonly lastSection: SectionReader;
+  #views: Views | undefined;
+
+  constructor(lastSection: SectionReader) {
+    this.lastSection = lastSection;
   }
-  return last;
+
+  viewsOf(buffer: ArrayBufferLike): Views {
+    if (this.#views?.buffer !== buffer) this.#views = viewsOf(buffer);
+    return this.#views;
+  }
 }
 
 export class Reader {
@@ -36,14 +54,20 @@ export class Reader {
   readonly data: DataView;
   readonly base: number;
   private readonly node: Buffer;
+  /** A Decoder's, or none: every string is then decoded anew. */
+  private readonly recentStrings: RecentStrings | undefined;
+  /** A Decoder's, or none: every vmm section is then read in full. */
+  readonly lastSection: SectionReader | undefined;
   pos: number;
   end: number;
 
-  /** Reads input[start, end). Offsets, in errors too, are offsets into `input`. */
-  constructor(input: Uint8Array, start = 0, end = input.length) {
-    const views = viewsOf(input.buffer);
+  /** Reads input[start, end) with `cache` when given. Offsets, in errors too, are offsets into `input`. */
+  constructor(input: Uint8Array, start = 0, end = input.length, cache?: ReaderCache) {
+    const views = cache === undefined ? viewsOf(input.buffer) : cache.viewsOf(input.buffer);
     this.data = views.data;
     this.node = views.node;
+    this.recentStrings = cache?.strings;
+    this.lastSection = cache?.lastSection;
     this.base = input.byteOffset;
     this.pos = start;
     this.end = end;
@@ -128,11 +152,12 @@ export class Reader {
     return list;
   }
 
-  /** UTF-8 text of input[start, end); short ASCII strings, the usual names and descriptions, from recentStrings. */
+  /** UTF-8 text of input[start, end); short ASCII strings, the usual names and descriptions, from `recentStrings`. */
   private text(start: number, end: number): string {
     const from = this.base + start;
     const to = this.base + end;
-    const recent = end - start <= MAX_RECENT_BYTES ? recentStrings.ascii(this.node, from, to) : undefined;
+    const strings = this.recentStrings;
+    const recent = strings !== undefined && end - start <= MAX_RECENT_BYTES ? strings.ascii(this.node, from, to) : undefined;
     return recent ?? this.node.toString('utf8', from, to);
   }
 

@@ -1,12 +1,12 @@
 // A growable big-endian writer for the wire's primitives. Every write checks that its value fits its field
 // and throws WireError otherwise, so that a frame is either complete and exact or not produced at all.
 // Offsets (start, pos, limit) are offsets into the writer's memory, which it may share with other frames
-// (see the slab).
+// (see FrameMemory).
 
 import { SHORT_STRING, storeIfAscii } from './ascii.js';
 import { MAX_ENCODED_STRING_BYTES, PICOSECONDS_PER_DAY, PTIME_MAX_DAY, PTIME_MIN_DAY, U32_MAX } from './constants.js';
 import { WireError } from './errors.js';
-import type { Ptime } from './messages.js';
+import type { Ptime, VmmCounters } from './messages.js';
 import { putU64 } from './u64-words.js';
 
 const TWO_POW_32 = 0x1_0000_0000;
@@ -47,7 +47,7 @@ function badValue(what: string, value: unknown): WireError {
 // The put* functions (putU64 is in u64-words.ts) write one checked value at an offset of a DataView. They are small on purpose: a block
 // of many fields (rusage, interface counters) inlines them all within V8's inlining budget.
 
-export function putU16(view: DataView, offset: number, value: number): void {
+function putU16(view: DataView, offset: number, value: number): void {
   if (!(Number.isInteger(value) && value >= 0 && value <= 0xffff)) throw badValue('a u16', value);
   view.setUint16(offset, value);
 }
@@ -69,6 +69,12 @@ function intRange(value: number): WireError {
   return new WireError('int_range', `an int must be a safe integer (within ±(2^53−1)), not ${String(value)}`);
 }
 
+function exactCopy(bytes: Buffer): Buffer {
+  const copy = Buffer.allocUnsafeSlow(bytes.length);
+  bytes.copy(copy);
+  return copy;
+}
+
 /** A Buffer and the views the writer stores through: element stores to a plain Uint8Array are the fastest. */
 class Memory {
   readonly bytes: Uint8Array;
@@ -81,13 +87,13 @@ class Memory {
 }
 
 /**
- * Where writers take their memory: slabs carved into frames, like Buffer.allocUnsafe's pool but larger, since
- * allocating an ArrayBuffer per frame costs more than encoding a whole Stats Data frame. A frame keeps its
- * slab alive while it lives. Claims larger than an eighth of a slab get memory of their own.
+ * Where an Encoder's writers take their memory: slabs carved into frames, like Buffer.allocUnsafe's pool but
+ * larger, since allocating an ArrayBuffer per frame costs more than encoding a whole Stats Data frame. A
+ * frame keeps its slab alive while it lives. Claims larger than an eighth of a slab get memory of their own.
  *
- * A caller that knows when its frames are all sent (a daemon, after each tick's writes) can keep its own
- * and reset() it: the next frames then go into the same memory, grown to hold a whole batch, so that
- * batch after batch allocates nothing.
+ * A caller that knows when its frames are all sent (a daemon, after each tick's writes) can reset() it: the
+ * next frames then go into the same memory, grown to hold a whole batch, so that batch after batch
+ * allocates nothing.
  */
 export class FrameMemory {
   #slabBytes: number;
@@ -142,22 +148,30 @@ export class FrameMemory {
   }
 }
 
-const sharedMemory = new FrameMemory();
+/** The vmm section an Encoder wrote last (vmm-section.ts): a section is sized and written through it, to reuse it. */
+export interface SectionWriter {
+  size(vmm: VmmCounters): number;
+  write(w: Writer, vmm: VmmCounters): void;
+}
 
 export class Writer {
   private memory: Memory;
-  private readonly frameMemory: FrameMemory;
+  /** An Encoder's, whose slabs the writer claims its memory from; else the writer has memory of its own. */
+  private readonly frameMemory: FrameMemory | undefined;
+  /** An Encoder's, or none: every vmm section is then written in full (vmm-section.ts). */
+  readonly lastSection: SectionWriter | undefined;
   /** Where this writer's bytes start in its memory. */
   private start: number;
   private pos: number;
   private limit: number;
 
   /** With the exact size of what will be written, the writer never copies. */
-  constructor(capacity = 256, frameMemory = sharedMemory) {
+  constructor(capacity = 256, frameMemory?: FrameMemory, lastSection?: SectionWriter) {
     this.frameMemory = frameMemory;
-    const start = frameMemory.claim(capacity);
+    this.lastSection = lastSection;
+    const start = frameMemory === undefined ? -1 : frameMemory.claim(capacity);
     if (start >= 0) {
-      this.memory = frameMemory.slab;
+      this.memory = frameMemory!.slab;
       this.start = start;
     } else {
       this.memory = new Memory(Buffer.allocUnsafeSlow(capacity));
@@ -171,11 +185,16 @@ export class Writer {
     return this.pos - this.start;
   }
 
-  /** The bytes written, as a Buffer of their own length; the writer is done with. */
+  /**
+   * The bytes written, as a Buffer of their own length; the writer is done with. Memory of the writer's
+   * own is the result's alone: it is copied to the bytes' exact size when it was made larger.
+   */
   finish(): Buffer {
+    const written = this.memory.node.subarray(this.start, this.pos);
+    if (this.frameMemory === undefined) return this.pos === this.limit ? written : exactCopy(written);
     // Hand the unused tail of the claim back, when nothing was claimed after it.
     this.frameMemory.resize(this.memory, this.limit, this.pos);
-    return this.memory.node.subarray(this.start, this.pos);
+    return written;
   }
 
   private ensure(bytes: number): void {
@@ -183,7 +202,7 @@ export class Writer {
     const length = this.pos - this.start;
     const capacity = Math.max(2 * (this.limit - this.start), length + bytes);
     // The latest claim can grow in place.
-    if (this.frameMemory.resize(this.memory, this.limit, this.start + capacity)) {
+    if (this.frameMemory?.resize(this.memory, this.limit, this.start + capacity)) {
       this.limit = this.start + capacity;
       return;
     }

@@ -5,7 +5,7 @@ import type { Reader } from './buffer-reader.js';
 import type { Writer } from './buffer-writer.js';
 import type { Header, Message, MessageKind, VmName } from './messages.js';
 
-export type MessageOf<K extends MessageKind> = Extract<Message, { kind: K }>;
+type MessageOf<K extends MessageKind> = Extract<Message, { kind: K }>;
 
 export interface Codec<K extends MessageKind = MessageKind> {
   readonly kind: K;

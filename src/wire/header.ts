@@ -8,7 +8,7 @@ import { putU64 } from './u64-words.js';
 
 export const HEADER_SIZE = 20;
 /** The only version spoken; 0 and 1 are refused as unsupported, anything else as unknown. */
-export const WIRE_VERSION = 2;
+const WIRE_VERSION = 2;
 
 /** The header at the start of `bytes`; trailing bytes are not looked at. Throws WireError. */
 export function decodeHeader(bytes: Uint8Array): Header {

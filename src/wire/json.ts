@@ -4,21 +4,12 @@
 
 import { WireError } from './errors.js';
 import { EXIT_STATUSES } from './log.js';
+import { IFDATA_LAYOUT, RUSAGE_LAYOUT, type LayoutField } from './layouts.js';
 import type { Frame, Header, IfData, LogEvent, Message, Ptime, Rusage, Stats, VmConfig, VmInfo, VmmCounter } from './messages.js';
 import { vmmCounters, vmmPairs } from './vmm-section.js';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
-
-const RUSAGE_COUNTERS = [
-  'maxrss', 'ixrss', 'idrss', 'isrss', 'minflt', 'majflt', 'nswap', 'inblock',
-  'outblock', 'msgsnd', 'msgrcv', 'nsignals', 'nvcsw', 'nivcsw',
-] as const satisfies readonly (keyof Rusage)[];
-const IFDATA_U32S = ['flags', 'send_length', 'max_send_length', 'send_drops', 'mtu'] as const satisfies readonly (keyof IfData)[];
-const IFDATA_U64S = [
-  'baudrate', 'input_packets', 'input_errors', 'output_packets', 'output_errors', 'collisions',
-  'input_bytes', 'output_bytes', 'input_mcast', 'output_mcast', 'input_dropped', 'output_dropped',
-] as const satisfies readonly (keyof IfData)[];
 
 // ---------- to JSON ----------
 
@@ -70,20 +61,27 @@ function ptimeToJson(ts: Ptime): JsonObject {
 }
 
 function statsToJson(stats: Stats): JsonObject {
-  const ru = stats.rusage;
   return {
-    rusage: {
-      utime: { sec: ru.utime.sec.toString(), usec: ru.utime.usec },
-      stime: { sec: ru.stime.sec.toString(), usec: ru.stime.usec },
-      ...Object.fromEntries(RUSAGE_COUNTERS.map((key) => [key, ru[key].toString()])),
-    },
+    rusage: recordToJson(RUSAGE_LAYOUT, stats.rusage),
     vmm: vmmPairs(stats.vmm).map(([description, value]) => [description, value.toString()]),
-    ifdata: stats.ifdata.map((i) => ({
-      name: i.name,
-      ...Object.fromEntries(IFDATA_U32S.map((key) => [key, i[key]])),
-      ...Object.fromEntries(IFDATA_U64S.map((key) => [key, i[key].toString()])),
-    })),
+    ifdata: stats.ifdata.map((i) => ({ name: i.name, ...recordToJson(IFDATA_LAYOUT, i) })),
   };
+}
+
+/** A record of a layout (layouts.ts), its fields in the layout's order: u64s as decimal strings. */
+function recordToJson(layout: readonly LayoutField[], record: object): JsonObject {
+  const values = record as Record<string, unknown>;
+  const json: JsonObject = {};
+  for (const { key, kind } of layout) {
+    const value = values[key];
+    if (kind === 'timeval') {
+      const { sec, usec } = value as { sec: bigint; usec: number };
+      json[key] = { sec: sec.toString(), usec };
+    } else {
+      json[key] = kind === 'u64' ? (value as bigint).toString() : (value as number);
+    }
+  }
+  return json;
 }
 
 function eventToJson(event: LogEvent): JsonObject {
@@ -172,31 +170,28 @@ function ptimeFromJson(o: Fields): Ptime {
 }
 
 function statsFromJson(o: Fields): Stats {
-  const ru = o.object('rusage');
-  const timeval = (key: 'utime' | 'stime') => {
-    const tv = ru.object(key);
-    return { sec: tv.u64('sec'), usec: tv.int('usec') };
-  };
-  const rusage = {
-    utime: timeval('utime'),
-    stime: timeval('stime'),
-    ...Object.fromEntries(RUSAGE_COUNTERS.map((key) => [key, ru.u64(key)])),
-  } as Rusage;
+  const rusage = recordFromJson(RUSAGE_LAYOUT, o.object('rusage')) as Rusage;
   const pairs = o.array('vmm').map((entry, index): VmmCounter => {
     const path = `${o.path}.vmm[${index}]`;
     if (!Array.isArray(entry) || entry.length !== 2) throw new WireError('bad_json', `${path}: expected a [description, value] pair`);
     const pair = Fields.of({ description: entry[0], value: entry[1] }, path);
     return [pair.string('description'), pair.u64('value')];
   });
-  const ifdata = o.objects('ifdata').map(
-    (i) =>
-      ({
-        name: i.string('name'),
-        ...Object.fromEntries(IFDATA_U32S.map((key) => [key, i.u32(key)])),
-        ...Object.fromEntries(IFDATA_U64S.map((key) => [key, i.u64(key)])),
-      }) as IfData,
-  );
+  const ifdata = o.objects('ifdata').map((i) => ({ name: i.string('name'), ...recordFromJson(IFDATA_LAYOUT, i) }) as IfData);
   return { rusage, vmm: vmmCounters(pairs), ifdata };
+}
+
+function recordFromJson(layout: readonly LayoutField[], o: Fields): Record<string, unknown> {
+  const record: Record<string, unknown> = {};
+  for (const { key, kind } of layout) {
+    if (kind === 'timeval') {
+      const tv = o.object(key);
+      record[key] = { sec: tv.u64('sec'), usec: tv.int('usec') };
+    } else {
+      record[key] = kind === 'u64' ? o.u64(key) : kind === 'u32' ? o.u32(key) : o.int(key);
+    }
+  }
+  return record;
 }
 
 function eventFromJson(o: Fields): LogEvent {

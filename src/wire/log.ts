@@ -70,7 +70,7 @@ function readEvent(r: Reader): LogEvent {
   }
 }
 
-export function ipv4ToU32(ip: string): number {
+function ipv4ToU32(ip: string): number {
   const parts = typeof ip === 'string' ? ip.split('.') : [];
   const bytes = parts.map((part) => (/^\d{1,3}$/.test(part) ? Number(part) : NaN));
   if (bytes.length !== 4 || bytes.some((byte) => !(byte <= 255))) {
@@ -79,7 +79,7 @@ export function ipv4ToU32(ip: string): number {
   return ((bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3]) >>> 0;
 }
 
-export function u32ToIpv4(value: number): string {
+function u32ToIpv4(value: number): string {
   return `${value >>> 24}.${(value >>> 16) & 0xff}.${(value >>> 8) & 0xff}.${value & 0xff}`;
 }
 

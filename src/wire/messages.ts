@@ -2,6 +2,8 @@
 // Layouts: PROTOCOL.md in the shared material; the seed's vmm_wire.ml is normative.
 // Conventions: u64 fields are bigint (exact); ints and u32 are numbers; a VM name is its list of labels.
 
+import type { IfDataCounters, RusageRecord } from './layouts.js';
+
 /** A VM's full name as labels: `foo.bar.baz` is `['foo', 'bar', 'baz']`. */
 export type VmName = string[];
 
@@ -13,50 +15,14 @@ export interface Header {
   length: number;
 }
 
-export interface Timeval {
-  sec: bigint;
-  usec: number;
-}
+export type { Timeval } from './layouts.js';
 
-export interface Rusage {
-  utime: Timeval;
-  stime: Timeval;
-  maxrss: bigint;
-  ixrss: bigint;
-  idrss: bigint;
-  isrss: bigint;
-  minflt: bigint;
-  majflt: bigint;
-  nswap: bigint;
-  inblock: bigint;
-  outblock: bigint;
-  msgsnd: bigint;
-  msgrcv: bigint;
-  nsignals: bigint;
-  nvcsw: bigint;
-  nivcsw: bigint;
-}
+/** A process's resource usage: the fields of RUSAGE_LAYOUT. */
+export type Rusage = RusageRecord;
 
-/** One network interface's counters. On a VM's tap, "input" is traffic from the VM to the host. */
-export interface IfData {
+/** One network interface's counters (IFDATA_LAYOUT). On a VM's tap, "input" is traffic from the VM to the host. */
+export interface IfData extends IfDataCounters {
   name: string;
-  flags: number;
-  send_length: number;
-  max_send_length: number;
-  send_drops: number;
-  mtu: number;
-  baudrate: bigint;
-  input_packets: bigint;
-  input_errors: bigint;
-  output_packets: bigint;
-  output_errors: bigint;
-  collisions: bigint;
-  input_bytes: bigint;
-  output_bytes: bigint;
-  input_mcast: bigint;
-  output_mcast: bigint;
-  input_dropped: bigint;
-  output_dropped: bigint;
 }
 
 /** A hypervisor counter as the wire pairs it: its description and value. */

@@ -1,6 +1,7 @@
-// Frames to messages.
+// Frames to messages: one at a time with decodeFrame, or many with a Decoder.
 
-import { Reader } from './buffer-reader.js';
+import { Reader, ReaderCache } from './buffer-reader.js';
+import { LastReadSection } from './vmm-section.js';
 import type { AnyCodec } from './codec.js';
 import { codecOfKind, requestCodecsByTag } from './codecs.js';
 import { WireError } from './errors.js';
@@ -18,11 +19,29 @@ export interface DecodeOptions {
 }
 
 /**
- * The frame at the start of `bytes`. Bytes after the header's length are ignored, as the seed ignores them.
- * Throws WireError, with the frame's id whenever the header was readable.
+ * Decodes frame after frame for one owner (a connection, a client, a command), keeping what they repeat:
+ * short ASCII strings it decoded lately, the last vmm section and its frozen descriptions array, the views of
+ * the last frame's memory. The results are those of decodeFrame; nothing is shared between two Decoders, so
+ * one's frames never change what another finds again.
+ */
+export class Decoder {
+  readonly #cache = new ReaderCache(new LastReadSection());
+
+  decode(bytes: Uint8Array, options?: DecodeOptions): Frame {
+    return decodeWith(new Reader(bytes, 0, bytes.length, this.#cache), options);
+  }
+}
+
+/**
+ * The frame at the start of `bytes`, read with nothing kept from other frames. Bytes after the header's
+ * length are ignored, as the seed ignores them. Throws WireError, with the frame's id whenever the header was
+ * readable.
  */
 export function decodeFrame(bytes: Uint8Array, options?: DecodeOptions): Frame {
-  const r = new Reader(bytes);
+  return decodeWith(new Reader(bytes), options);
+}
+
+function decodeWith(r: Reader, options: DecodeOptions | undefined): Frame {
   const header = readHeader(r);
   const maxFrameSize = options?.maxFrameSize ?? Infinity;
   if (header.length > maxFrameSize) {

@@ -1,21 +1,22 @@
 // The Stats channel: registering a VM's process and taps, subscribing, and the statistics themselves.
 // Stats Data is the daemon's hot path: its size is computed beforehand (exactly, for ASCII strings), its
-// vmm counters go through vmm-section.ts, and its fixed-size blocks are written and read at fixed offsets
-// after a single bounds check.
+// vmm counters go through vmm-section.ts, and its fixed-size blocks (layouts.ts) are written and read at
+// fixed offsets after a single bounds check, by functions made from their layouts (layout-code.ts).
 
 import type { Reader } from './buffer-reader.js';
-import { putInt, putU32, stringSize, type Writer } from './buffer-writer.js';
+import { stringSize, type Writer } from './buffer-writer.js';
 import { nameOnly, type Codec } from './codec.js';
 import { IFDATA_COUNTERS_BYTES, MIN_BYTES, RUSAGE_BYTES } from './constants.js';
+import { compileBlockReader, compileBlockWriter, compileRowWriter } from './layout-code.js';
+import { IFDATA_LAYOUT, RUSAGE_LAYOUT } from './layouts.js';
 import type { IfData, Rusage, Stats, VmmCounters } from './messages.js';
 import { Tag } from './tags.js';
-import { getU64, lowWord, putU64, putU64Word } from './u64-words.js';
-import { readVmmCounters, vmmCountersSize, writeVmmCounters } from './vmm-section.js';
+import { readVmmCounters, vmmCountersSize, writeVmmCounters, type LastWrittenSection } from './vmm-section.js';
 
 /** Encoded size of a Stats Data body (see stringSize: exact for ASCII strings, a lower bound otherwise). */
-export function statsSize(stats: Stats): number {
+export function statsSize(stats: Stats, lastSection: LastWrittenSection | undefined): number {
   const ifdata = stats.ifdata;
-  let size = RUSAGE_BYTES + vmmCountersSize(stats.vmm) + 8;
+  let size = RUSAGE_BYTES + vmmCountersSize(stats.vmm, lastSection) + 8;
   for (let i = 0; i < ifdata.length; i++) size += stringSize(ifdata[i].name) + IFDATA_COUNTERS_BYTES;
   return size;
 }
@@ -28,56 +29,24 @@ export function writeStats(w: Writer, stats: Stats): void {
   for (let i = 0; i < ifdata.length; i++) writeIfData(w, ifdata[i]);
 }
 
+const putRusage = compileBlockWriter<Rusage>('putRusage', RUSAGE_LAYOUT);
+const putIfDataCounters = compileBlockWriter<IfData>('putIfDataCounters', IFDATA_LAYOUT);
+
 function writeRusage(w: Writer, ru: Rusage): void {
   const at = w.block(RUSAGE_BYTES);
-  const view = w.view;
-  putU64(view, at, ru.utime.sec);
-  putInt(view, at + 8, ru.utime.usec);
-  putU64(view, at + 16, ru.stime.sec);
-  putInt(view, at + 24, ru.stime.usec);
-  putU64(view, at + 32, ru.maxrss);
-  putU64(view, at + 40, ru.ixrss);
-  putU64(view, at + 48, ru.idrss);
-  putU64(view, at + 56, ru.isrss);
-  putU64(view, at + 64, ru.minflt);
-  putU64(view, at + 72, ru.majflt);
-  putU64(view, at + 80, ru.nswap);
-  putU64(view, at + 88, ru.inblock);
-  putU64(view, at + 96, ru.outblock);
-  putU64(view, at + 104, ru.msgsnd);
-  putU64(view, at + 112, ru.msgrcv);
-  putU64(view, at + 120, ru.nsignals);
-  putU64(view, at + 128, ru.nvcsw);
-  putU64(view, at + 136, ru.nivcsw);
+  putRusage(w.view, at, ru);
 }
 
 function writeIfData(w: Writer, i: IfData): void {
   w.string(i.name);
   const at = w.block(IFDATA_COUNTERS_BYTES);
-  const view = w.view;
-  putU32(view, at, i.flags);
-  putU32(view, at + 4, i.send_length);
-  putU32(view, at + 8, i.max_send_length);
-  putU32(view, at + 12, i.send_drops);
-  putU32(view, at + 16, i.mtu);
-  putU64(view, at + 20, i.baudrate);
-  putU64(view, at + 28, i.input_packets);
-  putU64(view, at + 36, i.input_errors);
-  putU64(view, at + 44, i.output_packets);
-  putU64(view, at + 52, i.output_errors);
-  putU64(view, at + 60, i.collisions);
-  putU64(view, at + 68, i.input_bytes);
-  putU64(view, at + 76, i.output_bytes);
-  putU64(view, at + 84, i.input_mcast);
-  putU64(view, at + 92, i.output_mcast);
-  putU64(view, at + 100, i.input_dropped);
-  putU64(view, at + 108, i.output_dropped);
+  putIfDataCounters(w.view, at, i);
 }
 
 /**
  * A Stats Data body whose numbers are still where the sampler left them: rows of u64 fields (see
- * u64-words.ts). The process row starts with the wire's 18 rusage fields, in its order; each interface row
- * holds the wire's 17 ifdata counters, in its order. Fields are row × fields-per-row + field.
+ * u64-words.ts). The process row starts with the scalars of RUSAGE_LAYOUT, in its order; each interface row
+ * holds those of IFDATA_LAYOUT, in its order (layouts.ts). Fields are row × fields-per-row + field.
  */
 export interface StatsRows {
   readonly processWords: Uint32Array;
@@ -89,14 +58,13 @@ export interface StatsRows {
   readonly tapFields: readonly number[];
 }
 
-const RUSAGE_FIELDS = RUSAGE_BYTES / 8;
-const IFDATA_U32_FIELDS = 5;
-const IFDATA_U64_FIELDS = 12;
+const putRusageRow = compileRowWriter('putRusageRow', RUSAGE_LAYOUT);
+const putIfDataRow = compileRowWriter('putIfDataRow', IFDATA_LAYOUT);
 
 /** Encoded size of a Stats Data body from rows (see statsSize). */
-export function statsRowsSize(rows: StatsRows): number {
+export function statsRowsSize(rows: StatsRows, lastSection: LastWrittenSection | undefined): number {
   const names = rows.tapNames;
-  let size = RUSAGE_BYTES + vmmCountersSize(rows.vmm) + 8;
+  let size = RUSAGE_BYTES + vmmCountersSize(rows.vmm, lastSection) + 8;
   for (let i = 0; i < names.length; i++) size += stringSize(names[i]) + IFDATA_COUNTERS_BYTES;
   return size;
 }
@@ -104,23 +72,18 @@ export function statsRowsSize(rows: StatsRows): number {
 export function writeStatsRows(w: Writer, rows: StatsRows): void {
   const { processWords, processField, tapNames, tapWords, tapFields } = rows;
   const at = w.block(RUSAGE_BYTES);
-  for (let i = 0; i < RUSAGE_FIELDS; i++) putU64Word(w.view, at + 8 * i, processWords, processField + i);
+  putRusageRow(w.view, at, processWords, processField);
   writeVmmCounters(w, rows.vmm);
   w.count(tapNames.length);
   for (let tap = 0; tap < tapNames.length; tap++) {
     w.string(tapNames[tap]);
     const o = w.block(IFDATA_COUNTERS_BYTES);
-    const view = w.view;
-    const field = tapFields[tap];
-    for (let i = 0; i < IFDATA_U32_FIELDS; i++) view.setUint32(o + 4 * i, lowWord(tapWords, field + i));
-    for (let i = 0; i < IFDATA_U64_FIELDS; i++) {
-      putU64Word(view, o + 4 * IFDATA_U32_FIELDS + 8 * i, tapWords, field + IFDATA_U32_FIELDS + i);
-    }
+    putIfDataRow(w.view, o, tapWords, tapFields[tap]);
   }
 }
 
 /** Rusage, vmm counters, interfaces; bytes after the interfaces are ignored, as the seed ignores them. */
-export function readStats(r: Reader): Stats {
+function readStats(r: Reader): Stats {
   const rusage = readRusage(r);
   const vmm = readVmmCounters(r);
   const ifdata = new Array<IfData>(r.count(MIN_BYTES.ifdata));
@@ -128,54 +91,16 @@ export function readStats(r: Reader): Stats {
   return { rusage, vmm, ifdata };
 }
 
+const rusageAt = compileBlockReader<Rusage>('rusageAt', RUSAGE_LAYOUT);
+const ifDataAt = compileBlockReader<IfData, [name: string]>('ifDataAt', IFDATA_LAYOUT, ['name']);
+
 function readRusage(r: Reader): Rusage {
-  const at = r.take(RUSAGE_BYTES, 'rusage');
-  const view = r.data;
-  const o = r.base + at;
-  return {
-    utime: { sec: getU64(view, o), usec: r.intAt(at + 8) },
-    stime: { sec: getU64(view, o + 16), usec: r.intAt(at + 24) },
-    maxrss: getU64(view, o + 32),
-    ixrss: getU64(view, o + 40),
-    idrss: getU64(view, o + 48),
-    isrss: getU64(view, o + 56),
-    minflt: getU64(view, o + 64),
-    majflt: getU64(view, o + 72),
-    nswap: getU64(view, o + 80),
-    inblock: getU64(view, o + 88),
-    outblock: getU64(view, o + 96),
-    msgsnd: getU64(view, o + 104),
-    msgrcv: getU64(view, o + 112),
-    nsignals: getU64(view, o + 120),
-    nvcsw: getU64(view, o + 128),
-    nivcsw: getU64(view, o + 136),
-  };
+  return rusageAt(r, r.take(RUSAGE_BYTES, 'rusage'));
 }
 
 function readIfData(r: Reader): IfData {
   const name = r.string();
-  const view = r.data;
-  const o = r.base + r.take(IFDATA_COUNTERS_BYTES, 'interface counters');
-  return {
-    name,
-    flags: view.getUint32(o),
-    send_length: view.getUint32(o + 4),
-    max_send_length: view.getUint32(o + 8),
-    send_drops: view.getUint32(o + 12),
-    mtu: view.getUint32(o + 16),
-    baudrate: getU64(view, o + 20),
-    input_packets: getU64(view, o + 28),
-    input_errors: getU64(view, o + 36),
-    output_packets: getU64(view, o + 44),
-    output_errors: getU64(view, o + 52),
-    collisions: getU64(view, o + 60),
-    input_bytes: getU64(view, o + 68),
-    output_bytes: getU64(view, o + 76),
-    input_mcast: getU64(view, o + 84),
-    output_mcast: getU64(view, o + 92),
-    input_dropped: getU64(view, o + 100),
-    output_dropped: getU64(view, o + 108),
-  };
+  return ifDataAt(r, r.take(IFDATA_COUNTERS_BYTES, 'interface counters'), name);
 }
 
 const add: Codec<'stats.add'> = {

@@ -3,14 +3,17 @@
 // into the blocks that read and write many u64 fields.
 // - Reading joins the words by arithmetic: V8 compiles BigInt.asUintN(64, …) of BigInt(u32) shifts and ORs
 //   to plain 64-bit integer operations, so the result's allocation is all that is left. Joining them in a
-//   scratch BigUint64Array, as writing does, made every read wait on two 32-bit stores feeding one 64-bit
-//   load (a store-forwarding stall): decode was 8-11% slower that way.
+//   scratch BigUint64Array, as writing does, would make every read wait on two 32-bit stores feeding one
+//   64-bit load (a store-forwarding stall; BENCHMARKS.md, "Wire codec").
 // - Writing stores the bigint into a scratch BigUint64Array and loads its two words back: a wide store read
 //   by narrower loads within it forwards without that stall.
 
 import { endianness } from 'node:os';
 import { WireError } from './errors.js';
 
+// Module-wide but no shared state: putU64 stores into it and reads it back within one call, so nothing left
+// in it is ever read by another call, another Encoder or another frame. One per call would cost an
+// allocation per u64 written.
 const scratch = new BigUint64Array(1);
 const words = new Uint32Array(scratch.buffer);
 /** Which word of the scratch holds the high 32 bits, in this machine's byte order. */
@@ -18,8 +21,8 @@ const HIGH = endianness() === 'LE' ? 1 : 0;
 const LOW = 1 - HIGH;
 
 export function getU64(view: DataView, offset: number): bigint {
-  // Written out here and in copyU64: with the expression in a helper that both called, decode ran at
-  // 0.6-0.7x in a paired A/B.
+  // Written out here and in copyU64: through one helper that both called, decode was markedly slower
+  // (BENCHMARKS.md, "Wire codec").
   return BigInt.asUintN(64, (BigInt(view.getUint32(offset)) << 32n) | BigInt(view.getUint32(offset + 4)));
 }
 

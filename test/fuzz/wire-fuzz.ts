@@ -5,7 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import {
+  Decoder,
   decodeFrame,
+  Encoder,
   encodeMessage,
   FAIL_TAG,
   FrameReader,
@@ -141,13 +143,50 @@ export function makeCase(rng: Prng, corpus: readonly Buffer[]): { bytes: Buffer;
   return { bytes, how: hows.join('+') };
 }
 
+/** An Encoder and a Decoder kept from case to case, as a connection keeps them from frame to frame. */
+export interface Coders {
+  encoder: Encoder;
+  decoder: Decoder;
+}
+
+export function newCoders(): Coders {
+  return { encoder: new Encoder(), decoder: new Decoder() };
+}
+
+/** What `run` gives, or the code of the WireError it throws. */
+function outcome<T>(run: () => T): { value: T } | { code: WireError['code'] } {
+  try {
+    return { value: run() };
+  } catch (err) {
+    if (err instanceof WireError) return { code: err.code };
+    throw err;
+  }
+}
+
+/**
+ * `coders`, which keep what earlier cases repeated, give what the plain functions give: the same frame or
+ * the same error from the Decoder, the same bytes or the same error from the Encoder.
+ */
+function checkCoders(bytes: Buffer, coders: Coders): void {
+  const plain = outcome(() => decodeFrame(bytes));
+  const kept = outcome(() => coders.decoder.decode(bytes));
+  if (!isDeepStrictEqual(kept, plain)) throw new Error('a Decoder decodes otherwise than decodeFrame');
+  if (!('value' in plain)) return;
+  const message = plain.value.message;
+  const encoded = outcome(() => coders.encoder.encodeMessage(message));
+  const expected = outcome(() => encodeMessage(message));
+  if (!isDeepStrictEqual(encoded, expected)) throw new Error('an Encoder encodes otherwise than encodeMessage');
+}
+
 /**
  * The decoder's contract on any bytes: a frame or a WireError, nothing else. A frame must also survive a
  * round trip (encode what was decoded, decode again: the same message), and re-encode to at most 3 bytes
  * per input byte (an invalid UTF-8 byte becomes U+FFFD, 3 bytes): what was decoded is linear in the input,
- * never sized by a count or length field. Returns the verdict; throws an Error on a broken contract.
+ * never sized by a count or length field. `coders` must agree with the plain functions. Returns the
+ * verdict; throws an Error on a broken contract.
  */
-export function checkDecode(bytes: Buffer): 'ok' | WireError['code'] {
+export function checkDecode(bytes: Buffer, coders: Coders): 'ok' | WireError['code'] {
+  checkCoders(bytes, coders);
   let frame;
   try {
     frame = decodeFrame(bytes);

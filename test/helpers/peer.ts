@@ -1,6 +1,6 @@
 import { createConnection, type Socket } from 'node:net';
 import { once } from 'node:events';
-import { decodeFrame, encodeMessage, FrameReader } from '../../src/wire/index.js';
+import { Decoder, encodeMessage, FrameReader } from '../../src/wire/index.js';
 import type { Frame, Message } from '../../src/wire/messages.js';
 
 /**
@@ -11,13 +11,14 @@ export class RawPeer {
   readonly socket: Socket;
   readonly frames: Frame[] = [];
   readonly #reader = new FrameReader({ maxFrameSize: 1 << 24 });
+  readonly #decoder = new Decoder();
   #ended = false;
   readonly #waiters: (() => void)[] = [];
 
   private constructor(socket: Socket) {
     this.socket = socket;
     socket.on('data', (chunk: Buffer) => {
-      for (const raw of this.#reader.push(chunk)) this.frames.push(decodeFrame(raw, { maxFrameSize: 1 << 24 }));
+      for (const raw of this.#reader.push(chunk)) this.frames.push(this.#decoder.decode(raw, { maxFrameSize: 1 << 24 }));
       this.#wake();
     });
     socket.on('error', () => {});

@@ -4,8 +4,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
+  Decoder,
   decodeFrame,
   decodeHeader,
+  Encoder,
   encodeMessage,
   encodeStatsData,
   encodeStatsDataRows,
@@ -26,11 +28,10 @@ import {
   type Stats,
   type VmmCounter,
 } from '../../src/wire/index.js';
+import { benchStatsData } from '../helpers/bench-frame.js';
 import { frame, int, str, strs, u16, wireError } from '../helpers/frames.js';
 
-const benchMessage = messageFromJson(
-  JSON.parse(readFileSync(new URL('../fixtures/bench-stats-data.json', import.meta.url), 'utf8')),
-) as Extract<Message, { kind: 'stats.data' }>;
+const benchMessage = benchStatsData();
 
 /** `stats` with its vmm counters made from its own pairs by `change`. */
 function withPairs(stats: Stats, change: (pairs: VmmCounter[]) => VmmCounter[]): Stats {
@@ -148,9 +149,10 @@ describe('the writer', () => {
       .filter(Boolean)
       .map((line) => [messageFromJson(JSON.parse(line)), (JSON.parse(line) as { hex: string }).hex] as const);
     const wrong: string[] = [];
+    const encoder = new Encoder();
     for (let round = 0; round < 12; round++) {
-      encodeMessage({ kind: 'fail', id: 0n, msg: 'x'.repeat(round * 7) });
-      for (const [message, hex] of messages) if (encodeMessage(message).toString('hex') !== hex) wrong.push(hex);
+      encoder.encodeMessage({ kind: 'fail', id: 0n, msg: 'x'.repeat(round * 7) });
+      for (const [message, hex] of messages) if (encoder.encodeMessage(message).toString('hex') !== hex) wrong.push(hex);
     }
     expect(wrong).toEqual([]);
   });
@@ -171,9 +173,10 @@ describe('encodeStatsData, the hot path', () => {
   });
 
   it('returns frames that stay intact while many more are encoded', () => {
-    const first = encodeStatsData(['a'], benchMessage.stats, 1n);
+    const encoder = new Encoder();
+    const first = encoder.encodeStatsData(['a'], benchMessage.stats, 1n);
     const copy = Buffer.from(first);
-    for (let i = 0; i < 200; i++) encodeStatsData(['b'], benchMessage.stats, BigInt(i));
+    for (let i = 0; i < 200; i++) encoder.encodeStatsData(['b'], benchMessage.stats, BigInt(i));
     expect(first).toEqual(copy);
   });
 
@@ -188,8 +191,9 @@ describe('encodeStatsData, the hot path', () => {
       withPairs(base, () => []),
       withPairs(base, (pairs) => pairs.map(([d, v]) => [Buffer.from(d).toString('latin1'), v])),
     ];
+    const encoder = new Encoder();
     for (const stats of [...variants, ...variants.reverse(), base, base]) {
-      const bytes = encodeStatsData(['vm'], stats, 1n);
+      const bytes = encoder.encodeStatsData(['vm'], stats, 1n);
       expect(decodeFrame(bytes).message).toEqual({ kind: 'stats.data', id: 1n, name: ['vm'], stats });
     }
   });
@@ -197,16 +201,18 @@ describe('encodeStatsData, the hot path', () => {
   it('writes a changed description although the array holding it is the one written before', () => {
     const descriptions = [...benchMessage.stats.vmm.descriptions];
     const stats: Stats = { ...benchMessage.stats, vmm: { descriptions, values: benchMessage.stats.vmm.values } };
-    encodeStatsData(['vm'], withPairs(stats, () => []));
-    encodeStatsData(['vm'], stats); // now the last descriptions written
+    const encoder = new Encoder();
+    encoder.encodeStatsData(['vm'], withPairs(stats, () => []));
+    encoder.encodeStatsData(['vm'], stats); // now the last descriptions written
     descriptions[9] = 'changed in place';
-    expect(statsOf(decodeFrame(encodeStatsData(['vm'], stats)).message).vmm.descriptions[9]).toBe('changed in place');
+    expect(statsOf(decodeFrame(encoder.encodeStatsData(['vm'], stats)).message).vmm.descriptions[9]).toBe('changed in place');
   });
 
   it('checks every counter value when the descriptions are those of the last frame', () => {
-    encodeStatsData(['vm'], benchMessage.stats);
+    const encoder = new Encoder();
+    encoder.encodeStatsData(['vm'], benchMessage.stats);
     const spoilt = withPairs(benchMessage.stats, (pairs) => pairs.map(([d, v], i) => [d, i === 20 ? -v - 1n : v]));
-    expect(wireError(() => encodeStatsData(['vm'], spoilt)).code).toBe('bad_value');
+    expect(wireError(() => encoder.encodeStatsData(['vm'], spoilt)).code).toBe('bad_value');
   });
 
   it('encodes frames larger than its slabs', () => {
@@ -261,6 +267,8 @@ describe('decoding Stats Data through the last vmm section read', () => {
   };
 
   it('reads a changed byte in one description, and values that change from frame to frame', () => {
+    const decoder = new Decoder();
+    const decodeFrame = (bytes: Buffer) => decoder.decode(bytes);
     decodeFrame(base);
     const patched = Buffer.from(base);
     patched[descriptionAt(17) + 2 + 4] = 'X'.charCodeAt(0);
@@ -273,6 +281,8 @@ describe('decoding Stats Data through the last vmm section read', () => {
   });
 
   it('gives frames with the same descriptions one frozen array of them', () => {
+    const decoder = new Decoder();
+    const decodeFrame = (bytes: Buffer) => decoder.decode(bytes);
     const first = statsOf(decodeFrame(base).message).vmm;
     const next = statsOf(decodeFrame(encodeStatsData(name, withPairs(stats, (pairs) => pairs.map(([d, v]) => [d, v + 5n])), 8n)).message).vmm;
     expect(next.descriptions).toBe(first.descriptions);
@@ -281,6 +291,8 @@ describe('decoding Stats Data through the last vmm section read', () => {
   });
 
   it('tells a frame cut inside the section, or with a longer description, from the last one', () => {
+    const decoder = new Decoder();
+    const decodeFrame = (bytes: Buffer) => decoder.decode(bytes);
     decodeFrame(base);
     const cut = Buffer.from(base.subarray(0, descriptionAt(39) + 5));
     cut.writeUInt32BE(cut.length - 20, 16);

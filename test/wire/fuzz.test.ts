@@ -2,7 +2,7 @@
 // cases, is bench/fuzz-wire.ts). A failure names the seed, the case and its bytes, so it reproduces.
 
 import { describe, expect, it } from 'vitest';
-import { checkDecode, checkFrameReader, loadCorpus, makeCase, MUTATION_NAMES, Prng } from '../fuzz/wire-fuzz.js';
+import { checkDecode, checkFrameReader, loadCorpus, makeCase, MUTATION_NAMES, newCoders, Prng } from '../fuzz/wire-fuzz.js';
 
 const SEED = 20_240_601;
 const CASES = 30_000;
@@ -11,6 +11,7 @@ const corpus = loadCorpus();
 describe(`fuzzing decodeFrame (seed ${SEED})`, () => {
   it(`${CASES} mutated frames: each a frame that round-trips within 3 bytes per input byte, or a WireError`, () => {
     const rng = new Prng(SEED);
+    const coders = newCoders();
     const verdicts = new Map<string, number>();
     const mutations = new Set<string>();
     for (let n = 1; n <= CASES; n++) {
@@ -18,7 +19,7 @@ describe(`fuzzing decodeFrame (seed ${SEED})`, () => {
       for (const name of how.split('+')) mutations.add(name);
       let verdict: string;
       try {
-        verdict = checkDecode(bytes);
+        verdict = checkDecode(bytes, coders);
       } catch (err) {
         throw new Error(`case ${n} (${how}): ${(err as Error).message}; hex ${bytes.toString('hex')}`, { cause: err });
       }
