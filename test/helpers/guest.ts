@@ -52,6 +52,12 @@ if [ "\${seconds:-0}" -gt 0 ]; then
   while [ "$(date +%s)" -lt "$end" ]; do :; done
   say burned
 fi
+silent=$(option silent)
+if [ -n "$silent" ]; then
+  # A neighbour that never answers: ARP requests from the guest, nothing back.
+  ping -c 1 -W 2 "$silent" >/dev/null 2>&1
+  say asked
+fi
 mebibytes=$(option touch)
 if [ "\${mebibytes:-0}" -gt 0 ]; then
   dd if=/dev/zero of=/tmp/touched bs=1M count="$mebibytes" 2>/dev/null
@@ -64,6 +70,33 @@ while :; do sleep 3600; done
 export interface GuestImage {
   kernel: string;
   initrd: string;
+}
+
+export interface Workload {
+  /** Pings of the host, sent one as soon as the last one's answer came back. */
+  pings?: number;
+  /** An address on the guest's subnet that nobody has: the guest asks for it (ARP) and gets no answer. */
+  silentNeighbour?: string;
+  cpuSeconds?: number;
+  /** MiB of guest memory written once (a file in the guest's tmpfs, which keeps the pages). */
+  touchMiB?: number;
+}
+
+export interface GuestNetwork {
+  /** The guest's address, CIDR, on its tap's subnet. */
+  guestAddress: string;
+  /** The host's address on the tap, which the guest pings. */
+  hostAddress: string;
+}
+
+/** The guest kernel's command line: a serial console, and the init's network and workload. */
+export function guestCommandLine(network: GuestNetwork, workload: Workload): string {
+  const options = {
+    address: network.guestAddress, host: network.hostAddress, pings: workload.pings ?? 0,
+    silent: workload.silentNeighbour ?? '', cpu: workload.cpuSeconds ?? 0, touch: workload.touchMiB ?? 0,
+  };
+  const init = Object.entries(options).filter(([, value]) => value !== '').map(([name, value]) => `vmmstats.${name}=${value}`);
+  return ['console=ttyS0', 'quiet', 'panic=-1', 'ipv6.disable=1', ...init].join(' ');
 }
 
 /** Why a QEMU guest cannot be had here, or undefined when it can. */

@@ -20,6 +20,11 @@ export class NetworkNamespace {
     return namespace;
   }
 
+  /** One that exists already, made by `create` in another process. */
+  static named(name: string): NetworkNamespace {
+    return new NetworkNamespace(name);
+  }
+
   /**
    * `command args` as run inside the namespace. nsenter joins the network namespace only, where `ip netns
    * exec` would also remount /sys, hiding debugfs from the daemon.

@@ -5,27 +5,15 @@ import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { accessSync, constants } from 'node:fs';
 import { createInterface } from 'node:readline';
-import type { GuestImage } from './guest.js';
+import { guestCommandLine, type GuestImage, type GuestNetwork, type Workload } from './guest.js';
 import type { NetworkNamespace } from './netns.js';
 
 export type Accelerator = 'kvm' | 'tcg';
 
-export interface Workload {
-  /** Pings of the host, sent one as soon as the last one's answer came back. */
-  pings?: number;
-  cpuSeconds?: number;
-  /** MiB of guest memory written once (a file in the guest's tmpfs, which keeps the pages). */
-  touchMiB?: number;
-}
-
-export interface GuestSpec {
+export interface GuestSpec extends GuestNetwork {
   name: string;
   netns: NetworkNamespace;
   tap: string;
-  /** The guest's address, CIDR, on the tap's subnet. */
-  guestAddress: string;
-  /** The host's address on the tap, which the guest pings. */
-  hostAddress: string;
   workload: Workload;
   memoryMiB?: number;
   log?: (line: string) => void;
@@ -98,18 +86,13 @@ export class QemuGuest {
 
   /** QEMU started under `accelerator`, booting or not. */
   static launch(image: GuestImage, spec: GuestSpec, accelerator: Accelerator): QemuGuest {
-    const { workload } = spec;
-    const options = [
-      `vmmstats.address=${spec.guestAddress}`, `vmmstats.host=${spec.hostAddress}`,
-      `vmmstats.pings=${workload.pings ?? 0}`, `vmmstats.cpu=${workload.cpuSeconds ?? 0}`, `vmmstats.touch=${workload.touchMiB ?? 0}`,
-    ];
     const args = [
       '-name', spec.name, '-nodefaults', '-no-user-config', '-no-reboot', '-display', 'none', '-serial', 'stdio',
       '-m', String(spec.memoryMiB ?? 256), '-smp', '1',
       // QEMU's default CPU model: '-cpu host' aborts on some nested hosts (an MSR KVM refuses to set).
       '-accel', accelerator,
       '-kernel', image.kernel, '-initrd', image.initrd,
-      '-append', ['console=ttyS0', 'quiet', 'panic=-1', 'ipv6.disable=1', ...options].join(' '),
+      '-append', guestCommandLine(spec, spec.workload),
       '-netdev', `tap,id=net0,ifname=${spec.tap},script=no,downscript=no`, '-device', 'virtio-net-pci,netdev=net0',
     ];
     return new QemuGuest(spec.netns.spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] }), accelerator);
