@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { guestImage, guestUnavailableReason, type GuestImage } from '../test/helpers/guest.js';
 import { NetworkNamespace } from '../test/helpers/netns.js';
 import { Cleanup } from './scale/cleanup.js';
+import { commandLine } from './scale/options.js';
 import { runPhase, type PhaseResult, type Targets } from './scale/measure.js';
 import { freeLoopbackPort, startDaemon, startService } from './scale/services.js';
 import { Subscriber } from './scale/subscriber.js';
@@ -53,10 +54,11 @@ async function outside(argv: string[]): Promise<number> {
   try {
     const script = fileURLToPath(import.meta.url);
     const [command, args] = netns.command('unshare', ['--mount', '--propagation', 'private', '--', process.execPath, '--import', 'tsx', script, ...argv]);
-    const child = spawn(command, args, { stdio: 'inherit', env: { ...process.env, [INSIDE]: name } });
-    // A terminal's ^C reaches the re-run too, which cleans up; this side waits for it to have done so.
+    // In a process group of its own, so that a terminal's ^C reaches it once, forwarded from here (a second
+    // one stops its cleanup, and what it left in the namespace is killed below).
+    const child = spawn(command, args, { stdio: 'inherit', detached: true, env: { ...process.env, [INSIDE]: name } });
     const forward = (signal: NodeJS.Signals) => child.kill(signal);
-    process.on('SIGINT', () => {});
+    process.on('SIGINT', forward);
     process.on('SIGTERM', forward);
     const [code] = await once(child, 'exit');
     return typeof code === 'number' ? code : 1;
@@ -138,17 +140,8 @@ async function run(options: Options, netnsName: string, cleanup: Cleanup): Promi
 }
 
 async function main(): Promise<number> {
-  let options: Options | 'help';
-  try {
-    options = parseOptions(process.argv.slice(2));
-  } catch (err) {
-    process.stderr.write(`bench:vms: ${(err as Error).message}\n${usage}\n`);
-    return 2;
-  }
-  if (options === 'help') {
-    process.stdout.write(`${usage}\n`);
-    return 0;
-  }
+  const options = commandLine('bench:vms', parseOptions, usage);
+  if (typeof options === 'number') return options;
   const reason = cannotRun();
   if (reason !== undefined) {
     process.stderr.write(`bench:vms: ${reason}\n`);

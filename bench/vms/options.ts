@@ -1,5 +1,6 @@
 // bench:vms's command line.
 import { parseArgs } from 'node:util';
+import { positiveInteger } from '../scale/options.js';
 
 export interface Options {
   guests: number;
@@ -21,16 +22,10 @@ exporter plus libvirtd, whose RPCs do the reading), latencies, series and bytes,
 on every guest's CPU time and tap counters. Cleans up (domains, libvirtd, taps) even when interrupted.
 
   --guests N    domains (default 8)
-  --seconds S   measured seconds (default 60)
-  --rounds R    rounds of the two phases (default 2); a phase lasts at least 5 s
+  --seconds S   measured seconds (default 120)
+  --rounds R    rounds of the two phases (default 4); a phase lasts at least 5 s
   --kvm         domains of type kvm (default: qemu, that is TCG, which boots wherever QEMU runs)
   --json        one JSON line on stdout instead of the tables`;
-
-function positiveInteger(flag: string, text: string, min: number, max: number): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${flag} takes a whole number from ${min} to ${max}, not '${text}'`);
-  return value;
-}
 
 export function parseOptions(argv: string[]): Options | 'help' {
   const { values } = parseArgs({
@@ -38,8 +33,8 @@ export function parseOptions(argv: string[]): Options | 'help' {
     strict: true,
     options: {
       guests: { type: 'string', default: '8' },
-      seconds: { type: 'string', default: '60' },
-      rounds: { type: 'string', default: '2' },
+      seconds: { type: 'string', default: '120' },
+      rounds: { type: 'string', default: '4' },
       kvm: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -47,9 +42,10 @@ export function parseOptions(argv: string[]): Options | 'help' {
   });
   if (values.help) return 'help';
   // Each guest has a /24 of 10.78.0.0/16 and 256 MiB.
-  const guests = positiveInteger('--guests', values.guests, 1, 250);
-  const seconds = positiveInteger('--seconds', values.seconds, 10, 86_400);
-  const rounds = positiveInteger('--rounds', values.rounds, 1, 100);
+  const guests = positiveInteger('--guests', values.guests, 1);
+  if (guests > 250) throw new Error('--guests: at most 250');
+  const seconds = positiveInteger('--seconds', values.seconds, 10);
+  const rounds = positiveInteger('--rounds', values.rounds, 1);
   if (seconds / (2 * rounds) < 5) throw new Error(`--seconds ${seconds} over ${rounds} rounds leaves phases shorter than 5 s`);
   return { guests, seconds, rounds, accelerator: values.kvm ? 'kvm' : 'tcg', json: values.json };
 }
