@@ -34,6 +34,12 @@ export function kvmUsable(): boolean {
   }
 }
 
+/**
+ * Whether KVM boots a guest here, as the first guest to try found: guests booted at the same time wait for
+ * its answer rather than each spending the deadline (and a core) on a guest that hangs.
+ */
+let kvmBoots: Promise<boolean> | undefined;
+
 export class QemuGuest {
   readonly process: ChildProcess;
   readonly accelerator: Accelerator;
@@ -62,17 +68,15 @@ export class QemuGuest {
   /** A guest whose init has booted: under KVM if it boots within the deadline, otherwise under TCG. */
   static async boot(image: GuestImage, spec: GuestSpec): Promise<QemuGuest> {
     const log = spec.log ?? ((line: string) => console.info(line));
-    if (kvmUsable()) {
-      const guest = QemuGuest.launch(image, spec, 'kvm');
-      const failure = await guest.#booted(KVM_BOOT_DEADLINE_MS);
-      if (failure === undefined) {
-        log(`guest ${spec.name}: booted under KVM (pid ${guest.pid})`);
-        return guest;
-      }
-      await guest.kill();
-      log(`guest ${spec.name}: not booted under KVM (${failure}); falling back to TCG`);
-    } else {
+    if (!kvmUsable()) {
       log(`guest ${spec.name}: /dev/kvm cannot be opened; using TCG`);
+    } else if (kvmBoots === undefined || (await kvmBoots)) {
+      const attempt = QemuGuest.#bootUnderKvm(image, spec, log);
+      kvmBoots ??= attempt.then((guest) => guest !== undefined);
+      const guest = await attempt;
+      if (guest !== undefined) return guest;
+    } else {
+      log(`guest ${spec.name}: KVM booted no guest of this process; using TCG`);
     }
     const guest = QemuGuest.launch(image, spec, 'tcg');
     const failure = await guest.#booted(TCG_BOOT_DEADLINE_MS);
@@ -82,6 +86,19 @@ export class QemuGuest {
     }
     log(`guest ${spec.name}: booted under TCG (pid ${guest.pid})`);
     return guest;
+  }
+
+  /** A guest booted under KVM, or undefined (and why, logged) once it has not booted in time. */
+  static async #bootUnderKvm(image: GuestImage, spec: GuestSpec, log: (line: string) => void): Promise<QemuGuest | undefined> {
+    const guest = QemuGuest.launch(image, spec, 'kvm');
+    const failure = await guest.#booted(KVM_BOOT_DEADLINE_MS);
+    if (failure === undefined) {
+      log(`guest ${spec.name}: booted under KVM (pid ${guest.pid})`);
+      return guest;
+    }
+    await guest.kill();
+    log(`guest ${spec.name}: not booted under KVM (${failure}); falling back to TCG`);
+    return undefined;
   }
 
   /** QEMU started under `accelerator`, booting or not. */
