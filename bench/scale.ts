@@ -7,7 +7,7 @@ import { availableParallelism, release, tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Cleanup } from './scale/cleanup.js';
+import { withCleanup, type Cleanup } from './scale/cleanup.js';
 import { countLinks, createFleet, MARKER, sweepLeftovers, type VmStandIn } from './scale/fleet.js';
 import { buildFloor, startFloor } from './scale/floor.js';
 import { runPhase, type PhaseResult, type Targets } from './scale/measure.js';
@@ -175,18 +175,7 @@ async function main(): Promise<number> {
     process.stderr.write(`bench:scale: the peers are not installed (${missing.join(', ')}): apt-get install ${PEERS.join(' ')}\n`);
     return 1;
   }
-  const cleanup = new Cleanup();
-  cleanup.installHandlers(log);
-  try {
-    await run(options, cleanup);
-    return 0;
-  } catch (err) {
-    process.stderr.write(`bench:scale: ${(err as Error).stack ?? String(err)}\n`);
-    return 1;
-  } finally {
-    log('cleaning up');
-    await cleanup.run();
-  }
+  return withCleanup('bench:scale', log, (cleanup) => run(options, cleanup));
 }
 
 process.exitCode = await main();

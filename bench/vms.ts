@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { guestImage, guestUnavailableReason, type GuestImage } from '../test/helpers/guest.js';
 import { NetworkNamespace } from '../test/helpers/netns.js';
-import { Cleanup } from './scale/cleanup.js';
+import { withCleanup, type Cleanup } from './scale/cleanup.js';
 import { commandLine } from './scale/options.js';
 import { runPhase, type PhaseResult, type Targets } from './scale/measure.js';
 import { freeLoopbackPort, startDaemon, startService } from './scale/services.js';
@@ -149,18 +149,7 @@ async function main(): Promise<number> {
   }
   const netnsName = process.env[INSIDE];
   if (netnsName === undefined) return outside(process.argv.slice(2));
-  const cleanup = new Cleanup();
-  cleanup.installHandlers(log);
-  try {
-    await run(options, netnsName, cleanup);
-    return 0;
-  } catch (err) {
-    process.stderr.write(`bench:vms: ${(err as Error).stack ?? String(err)}\n`);
-    return 1;
-  } finally {
-    log('cleaning up');
-    await cleanup.run();
-  }
+  return withCleanup('bench:vms', log, (cleanup) => run(options, netnsName, cleanup));
 }
 
 process.exitCode = await main();
