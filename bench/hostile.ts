@@ -13,7 +13,8 @@ import { FrameReader } from '../src/wire/index.js';
 import { Crowd } from './hostile/crowd.js';
 import { fuzz, type FuzzResult } from './hostile/fuzz.js';
 import { descriptorChange, descriptorKinds, PeakWatch, resourcesOf, RoundTrips, type Resources } from './hostile/probe.js';
-import { Cleanup } from './scale/cleanup.js';
+import { withCleanup, type Cleanup } from './scale/cleanup.js';
+import { commandLine, positiveInteger } from './scale/options.js';
 import { createFleet, MARKER, sweepLeftovers, type VmStandIn } from './scale/fleet.js';
 import { startDaemon, type DaemonService } from './scale/services.js';
 import { quantile } from './scale/statistics.js';
@@ -60,14 +61,12 @@ function parseOptions(argv: string[]): Options | 'help' {
     },
   });
   if (values.help) return 'help';
-  const count = (flag: string, text: string) => {
-    const value = Number(text);
-    if (!Number.isInteger(value) || value < 1) throw new Error(`--${flag} takes a whole number from 1, not '${text}'`);
-    return value;
-  };
   return {
-    vms: count('vms', values.vms), crowd: count('crowd', values.crowd), adds: count('adds', values.adds),
-    fuzzFrames: count('fuzz-frames', values['fuzz-frames']), json: values.json,
+    vms: positiveInteger('--vms', values.vms, 1),
+    crowd: positiveInteger('--crowd', values.crowd, 1),
+    adds: positiveInteger('--adds', values.adds, 1),
+    fuzzFrames: positiveInteger('--fuzz-frames', values['fuzz-frames'], 1),
+    json: values.json,
   };
 }
 
@@ -86,9 +85,14 @@ interface LoadResult {
 }
 
 class Harness {
-  readonly cleanup = new Cleanup();
-  dir = '';
+  readonly cleanup: Cleanup;
+  readonly dir: string;
   fleet: VmStandIn[] = [];
+
+  constructor(cleanup: Cleanup, dir: string) {
+    this.cleanup = cleanup;
+    this.dir = dir;
+  }
 
   /** Runs `load` with the prober and the peak watch going; `detail` says what the load itself measured. */
   async measure(
@@ -184,80 +188,77 @@ function isAlive(pid: number): boolean {
 const fixed = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
 
 async function main(): Promise<number> {
-  const options = parseOptions(process.argv.slice(2));
-  if (options === 'help') {
-    process.stdout.write(`${usage}\n`);
-    return 0;
+  const options = commandLine('bench:hostile', parseOptions, usage);
+  if (typeof options === 'number') return options;
+  if (process.getuid?.() !== 0) {
+    log('runs as root: it creates taps, and runs clients by the thousand against a daemon that must sample them');
+    return 2;
   }
-  if (process.getuid?.() !== 0) throw new Error('bench:hostile runs as root: it creates taps and raises the daemon\'s open-files limit');
-  const harness = new Harness();
-  harness.cleanup.installHandlers(log);
-  try {
-    for (const done of await sweepLeftovers()) log(`left by an earlier run: ${done}`);
-    harness.dir = mkdtempSync(join(tmpdir(), `${MARKER}-hostile-`));
-    harness.cleanup.defer('removing the temporary directory', () => rmSync(harness.dir, { recursive: true, force: true }));
-    log(`creating ${options.vms} VM stand-ins`);
-    harness.fleet = await createFleet(options.vms, harness.cleanup);
-    const daemon = await startDaemon(harness.dir, { profile: false, options: [] }, harness.cleanup,
-      ['--max-connections', '25000', '--max-vms', String(options.vms + options.adds + 100_000)]);
-    await harness.register(daemon);
-    await sleep(3000);
-    const baseline = resourcesOf(daemon.pid);
-    const baselineKinds = descriptorKinds(daemon.pid);
-    const crowd = crowdThatFits(daemon.pid, baseline, options.crowd);
-    const loads: LoadResult[] = [];
-    const idle = new Crowd();
-    const halfOpen = new Crowd();
-    loads.push(await harness.measure(daemon, `${crowd} idle connections`, () => idle.opened, async () => {
-      await idle.open(daemon.socketPath, crowd, false);
+  return withCleanup('bench:hostile', log, (cleanup) => run(options, cleanup));
+}
+
+async function run(options: Options, cleanup: Cleanup): Promise<void> {
+  for (const done of await sweepLeftovers()) log(`left by an earlier run: ${done}`);
+  const dir = mkdtempSync(join(tmpdir(), `${MARKER}-hostile-`));
+  cleanup.defer('removing the temporary directory', () => rmSync(dir, { recursive: true, force: true }));
+  const harness = new Harness(cleanup, dir);
+  log(`creating ${options.vms} VM stand-ins`);
+  harness.fleet = await createFleet(options.vms, harness.cleanup);
+  const daemon = await startDaemon(harness.dir, { profile: false, options: [] }, harness.cleanup,
+    ['--max-connections', '25000', '--max-vms', String(options.vms + options.adds + 100_000)]);
+  await harness.register(daemon);
+  await sleep(3000);
+  const baseline = resourcesOf(daemon.pid);
+  const baselineKinds = descriptorKinds(daemon.pid);
+  const crowd = crowdThatFits(daemon.pid, baseline, options.crowd);
+  const loads: LoadResult[] = [];
+  const idle = new Crowd();
+  const halfOpen = new Crowd();
+  loads.push(await harness.measure(daemon, `${crowd} idle connections`, () => idle.opened, async () => {
+    await idle.open(daemon.socketPath, crowd, false);
+    await sleep(5000);
+    return `${idle.opened} open, ${idle.refused} refused`;
+  }));
+  loads.push(await harness.measure(daemon, `${crowd} half-open connections (a partial header each), the idle ones still open`,
+    () => idle.opened + halfOpen.opened, async () => {
+      await halfOpen.open(daemon.socketPath, crowd, true);
       await sleep(5000);
-      return `${idle.opened} open, ${idle.refused} refused`;
+      return `${halfOpen.opened} open, ${halfOpen.refused} refused`;
     }));
-    loads.push(await harness.measure(daemon, `${crowd} half-open connections (a partial header each), the idle ones still open`,
-      () => idle.opened + halfOpen.opened, async () => {
-        await halfOpen.open(daemon.socketPath, crowd, true);
-        await sleep(5000);
-        return `${halfOpen.opened} open, ${halfOpen.refused} refused`;
-      }));
-    await Promise.all([idle.close(), halfOpen.close()]);
-    loads.push(await harness.measure(daemon, `${options.adds} Adds pipelined on one connection, then as many Removes`, () => 1,
-      () => pipelined(daemon, harness.fleet, options.adds)));
-    loads.push(await harness.measure(daemon, `${options.fuzzFrames} random and mutated frames over 100 connections`, () => 100,
-      async () => fuzzDetail(await fuzz(daemon.socketPath, options.fuzzFrames, 100))));
-    await sleep(3000);
-    const after = resourcesOf(daemon.pid);
-    const leftOver = descriptorChange(baselineKinds, descriptorKinds(daemon.pid));
-    const lost = await harness.lostRegistrations(daemon);
-    const alive = isAlive(daemon.pid);
-    await daemon.stop();
+  await Promise.all([idle.close(), halfOpen.close()]);
+  loads.push(await harness.measure(daemon, `${options.adds} Adds pipelined on one connection, then as many Removes`, () => 1,
+    () => pipelined(daemon, harness.fleet, options.adds)));
+  loads.push(await harness.measure(daemon, `${options.fuzzFrames} random and mutated frames over 100 connections`, () => 100,
+    async () => fuzzDetail(await fuzz(daemon.socketPath, options.fuzzFrames, 100))));
+  await sleep(3000);
+  const after = resourcesOf(daemon.pid);
+  const leftOver = descriptorChange(baselineKinds, descriptorKinds(daemon.pid));
+  const lost = await harness.lostRegistrations(daemon);
+  const alive = isAlive(daemon.pid);
+  await daemon.stop();
 
-    log('a daemon at the default --max-connections (1024), with 1024 connections open');
-    const limited = await startDaemon(harness.dir, { profile: false, options: [] }, harness.cleanup);
-    await harness.register(limited);
-    const atLimit = new Crowd();
-    const served = await StatsClient.connect(limited.socketPath);
-    // A new client would be refused here, as it should: the round trips are those of a client already connected.
-    loads.push(await harness.measure(limited, 'at the default limit: the 1025th connection, the 1024 open ones served', () => 1024, async () => {
-      await atLimit.open(limited.socketPath, 1023, false);
-      const refusals = [];
-      for (let i = 0; i < 20; i++) refusals.push(await refusalMillis(limited.socketPath));
-      const reply = await served.request({ kind: 'stats.subscribe', name: ['nothing-here'] });
-      const all = refusals.every((r) => r.refused);
-      const millis = refusals.map((r) => r.millis);
-      return `1025th connection refused with one failure frame: ${all ? 'yes' : 'no'}, in ${fixed(quantile(millis, 0.5), 2)} ms (p50), ` +
-        `${fixed(Math.max(...millis), 2)} ms (max); an open connection's request: ${reply.kind}; crowd: ${atLimit.opened} open, ${atLimit.refused} refused`;
-    }, served));
-    served.close();
-    await atLimit.close();
-    await limited.stop();
+  log('a daemon at the default --max-connections (1024), with 1024 connections open');
+  const limited = await startDaemon(harness.dir, { profile: false, options: [] }, harness.cleanup);
+  await harness.register(limited);
+  const atLimit = new Crowd();
+  const served = await StatsClient.connect(limited.socketPath);
+  // A new client would be refused here, as it should: the round trips are those of a client already connected.
+  loads.push(await harness.measure(limited, 'at the default limit: the 1025th connection, the 1024 open ones served', () => 1024, async () => {
+    await atLimit.open(limited.socketPath, 1023, false);
+    const refusals = [];
+    for (let i = 0; i < 20; i++) refusals.push(await refusalMillis(limited.socketPath));
+    const reply = await served.request({ kind: 'stats.subscribe', name: ['nothing-here'] });
+    const all = refusals.every((r) => r.refused);
+    const millis = refusals.map((r) => r.millis);
+    return `1025th connection refused with one failure frame: ${all ? 'yes' : 'no'}, in ${fixed(quantile(millis, 0.5), 2)} ms (p50), ` +
+      `${fixed(Math.max(...millis), 2)} ms (max); an open connection's request: ${reply.kind}; crowd: ${atLimit.opened} open, ${atLimit.refused} refused`;
+  }, served));
+  served.close();
+  await atLimit.close();
+  await limited.stop();
 
-    const report = { vms: options.vms, baseline, after, leftOver, lostRegistrations: lost, crashed: !alive, loads };
-    process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : formatReport(report));
-    return 0;
-  } finally {
-    log('cleaning up');
-    await harness.cleanup.run();
-  }
+  const report = { vms: options.vms, baseline, after, leftOver, lostRegistrations: lost, crashed: !alive, loads };
+  process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : formatReport(report));
 }
 
 interface Report {
@@ -297,7 +298,4 @@ function formatReport(report: Report): string {
   return `${lines.join('\n')}\n`;
 }
 
-process.exitCode = await main().catch((err: unknown) => {
-  log(`failed: ${(err as Error).message}`);
-  return 1;
-});
+process.exitCode = await main();

@@ -7,11 +7,11 @@ import { availableParallelism, release, tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Cleanup } from './scale/cleanup.js';
+import { withCleanup, type Cleanup } from './scale/cleanup.js';
 import { countLinks, createFleet, MARKER, sweepLeftovers, type VmStandIn } from './scale/fleet.js';
 import { buildFloor, startFloor } from './scale/floor.js';
 import { runPhase, type PhaseResult, type Targets } from './scale/measure.js';
-import { parseOptions, usage, type Options } from './scale/options.js';
+import { commandLine, parseOptions, usage, type Options } from './scale/options.js';
 import { formatProfile, summariseProfile } from './scale/profile.js';
 import { formatSummary, summarise, type FloorResult, type Phases, type RunInfo } from './scale/report.js';
 import { startDaemon, startNodeExporter, startProcessExporter } from './scale/services.js';
@@ -164,17 +164,8 @@ async function run(options: Options, cleanup: Cleanup): Promise<void> {
 }
 
 async function main(): Promise<number> {
-  let options: Options | 'help';
-  try {
-    options = parseOptions(process.argv.slice(2));
-  } catch (err) {
-    process.stderr.write(`bench:scale: ${(err as Error).message}\n${usage}\n`);
-    return 2;
-  }
-  if (options === 'help') {
-    process.stdout.write(`${usage}\n`);
-    return 0;
-  }
+  const options = commandLine('bench:scale', parseOptions, usage);
+  if (typeof options === 'number') return options;
   if (process.getuid?.() !== 0) {
     process.stderr.write('bench:scale: needs root (taps need CAP_NET_ADMIN, taskstats needs it too)\n');
     return 1;
@@ -184,18 +175,7 @@ async function main(): Promise<number> {
     process.stderr.write(`bench:scale: the peers are not installed (${missing.join(', ')}): apt-get install ${PEERS.join(' ')}\n`);
     return 1;
   }
-  const cleanup = new Cleanup();
-  cleanup.installHandlers(log);
-  try {
-    await run(options, cleanup);
-    return 0;
-  } catch (err) {
-    process.stderr.write(`bench:scale: ${(err as Error).stack ?? String(err)}\n`);
-    return 1;
-  } finally {
-    log('cleaning up');
-    await cleanup.run();
-  }
+  return withCleanup('bench:scale', log, (cleanup) => run(options, cleanup));
 }
 
 process.exitCode = await main();

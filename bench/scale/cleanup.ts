@@ -4,7 +4,13 @@ type Step = { what: string; undo: () => void | Promise<void> };
 
 export class Cleanup {
   readonly #steps: Step[] = [];
+  readonly #bench: string;
   #running: Promise<void> | undefined;
+
+  /** `bench` names the harness in what it writes. */
+  constructor(bench: string) {
+    this.#bench = bench;
+  }
 
   /** Registers what undoes a step just taken; steps are undone last first. */
   defer(what: string, undo: () => void | Promise<void>): void {
@@ -38,8 +44,27 @@ export class Cleanup {
       try {
         await step.undo();
       } catch (err) {
-        process.stderr.write(`bench:scale: cleanup: ${step.what} failed: ${(err as Error).message}\n`);
+        process.stderr.write(`${this.#bench}: cleanup: ${step.what} failed: ${(err as Error).message}\n`);
       }
     }
+  }
+}
+
+/**
+ * Runs `body` with a Cleanup that undoes its steps when it ends, fails or is interrupted; resolves with the
+ * exit status (0, or 1 after writing the error).
+ */
+export async function withCleanup(bench: string, log: (line: string) => void, body: (cleanup: Cleanup) => Promise<void>): Promise<number> {
+  const cleanup = new Cleanup(bench);
+  cleanup.installHandlers(log);
+  try {
+    await body(cleanup);
+    return 0;
+  } catch (err) {
+    process.stderr.write(`${bench}: ${(err as Error).stack ?? String(err)}\n`);
+    return 1;
+  } finally {
+    log('cleaning up');
+    await cleanup.run();
   }
 }

@@ -40,8 +40,8 @@ export interface PhaseResult {
 
 export interface Targets {
   daemon: DaemonService;
-  /** Their CPU is followed in every phase. */
-  peers: Service[];
+  /** Their CPU is followed in every phase (a peer's helper too, such as libvirtd, scraped or not). */
+  peers: Pick<Service, 'name' | 'pid'>[];
   /** Data frames received so far. */
   dataFrames(): number;
   /** performance.now() at the run's start, for the RSS series' time axis. */

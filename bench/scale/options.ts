@@ -36,7 +36,7 @@ Cleans up (processes, taps) even when interrupted.
                 a node option for the daemon's process (repeatable), to try a tuning such as
                 --node-option=--max-semi-space-size=2`;
 
-function positiveInteger(flag: string, text: string, min: number): number {
+export function positiveInteger(flag: string, text: string, min: number): number {
   const value = Number(text);
   if (!Number.isInteger(value) || value < min) throw new Error(`${flag} takes a whole number from ${min}, not '${text}'`);
   return value;
@@ -75,4 +75,18 @@ export function parseOptions(argv: string[]): Options | 'help' {
     profile: values.profile,
     nodeOptions: values['node-option'],
   };
+}
+
+/** A bench's options, or the exit status once `--help` or a mistake on the command line was answered. */
+export function commandLine<T>(bench: string, parse: (argv: string[]) => T | 'help', help: string): T | number {
+  let options: T | 'help';
+  try {
+    options = parse(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`${bench}: ${(err as Error).message}\n${help}\n`);
+    return 2;
+  }
+  if (options !== 'help') return options;
+  process.stdout.write(`${help}\n`);
+  return 0;
 }

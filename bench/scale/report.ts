@@ -93,7 +93,7 @@ const DAEMON = 'vmm-stats';
 const ms = (seconds: number) => seconds * 1000;
 const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
 
-function figure(values: number[]): Figure {
+export function figure(values: number[]): Figure {
   return { median: median(values), min: Math.min(...values), max: Math.max(...values) };
 }
 
@@ -223,19 +223,19 @@ function withGoals(s: Omit<Summary, 'goals'>): Summary {
   return { ...s, goals };
 }
 
-const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
+export const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
 
 function row(cells: string[], widths: number[]): string {
   return cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
 }
 
-function table(header: string[], rows: string[][]): string {
+export function table(header: string[], rows: string[][]): string {
   const widths = header.map((_, i) => Math.max(...[header, ...rows].map((cells) => cells[i]!.length)));
   return [row(header, widths), ...rows.map((cells) => row(cells, widths))].join('\n');
 }
 
 /** A figure with its range over the rounds when there are several. */
-function ranged(f: Figure, digits: number): string {
+export function ranged(f: Figure, digits: number): string {
   return f.min === f.max ? fixed(f.median, digits) : `${fixed(f.median, digits)} (${fixed(f.min, digits)}-${fixed(f.max, digits)})`;
 }
 

@@ -36,7 +36,7 @@ export interface DaemonService extends Service {
   profileDir: string | undefined;
 }
 
-async function freeLoopbackPort(): Promise<number> {
+export async function freeLoopbackPort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
@@ -65,7 +65,7 @@ async function waitUntilReady(child: ChildProcess, what: string, logPath: string
   throw new Error(`${what} did not come up (exit ${child.exitCode ?? child.signalCode ?? 'none'}); its log:\n${tail}`);
 }
 
-async function startService(
+export async function startService(
   spec: { name: string; command: string; args: string[]; port: number; dir: string },
   cleanup: Cleanup,
   ready?: () => Promise<boolean>,

@@ -156,12 +156,14 @@ export const daemonCommand: Command = {
     const { values } = parseCommandLine(argv, daemonOptions);
     const logger = createLogger(parseLogLevel(values['log-level']));
     const metricsAddress = values.metrics === undefined ? undefined : parseOption('--metrics', values.metrics, parseListenAddress);
+    // Listened for before the socket exists: a SIGTERM that comes while the daemon starts stops it once started.
+    const stopped = terminationSignal();
     const daemon = await StatsDaemon.start({
       socketPath: values.socket,
       socketMode: parseMode(values['socket-mode']),
       socketGroup: values['socket-group'],
       intervalMs: parseInterval(values.interval),
-      maxFrameSize: parseInteger('--max-frame', values['max-frame'], 64, 0x7fffffff),
+      maxFrameSize: parseInteger('--max-frame', values['max-frame'], 64, 2 ** 31 - 1),
       maxQueuedBytes: parseInteger('--max-queue', values['max-queue'], 4096, 2 ** 31),
       maxConnections: parseInteger('--max-connections', values['max-connections'], 1, 1_000_000),
       maxVms: parseInteger('--max-vms', values['max-vms'], 1, 10_000_000),
@@ -174,7 +176,7 @@ export const daemonCommand: Command = {
     });
     const metrics = metricsAddress && (await startOrStop(daemon, () =>
       startMetricsServer({ ...metricsAddress, source: daemon.serveMetrics(), logger })));
-    const signal = await terminationSignal();
+    const signal = await stopped;
     logger.info({ signal }, 'shutting down');
     await Promise.all([daemon.stop(), metrics && metrics.close()]);
     return 0;

@@ -43,10 +43,11 @@ three of its intervals.`,
     const staleSeconds = Number(values['stale-after']);
     if (!(staleSeconds > 0)) throw new UsageError(`--stale-after takes a positive number of seconds, not '${values['stale-after']}'`);
     const logger = createLogger(parseLogLevel(values['log-level']));
+    const stopped = terminationSignal();
     const exporter = new Exporter({ socketPath: values.connect, logger, staleAfterMs: staleSeconds * 1000 });
     const server = await startMetricsServer({ ...listen, source: exporter.metricsSource, logger });
     exporter.start();
-    const signal = await terminationSignal();
+    const signal = await stopped;
     logger.info({ signal }, 'shutting down');
     await Promise.all([exporter.stop(), server.close()]);
     return 0;

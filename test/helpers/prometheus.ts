@@ -1,11 +1,13 @@
 // A real Prometheus server for tests: its own config and storage in a temporary directory, on a free
-// loopback port, scraping one target every second.
+// loopback port (or inside a network namespace of the test's, on its loopback), scraping one target every
+// second.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import type { NetworkNamespace } from './netns.js';
 
 /** The full path of an executable on PATH, or undefined. */
 export function findTool(name: string): string | undefined {
@@ -92,10 +94,18 @@ function config(target: string): string {
   ].join('\n');
 }
 
-async function apiGet<T>(base: string, path: string): Promise<T> {
-  const response = await fetch(`${base}${path}`);
-  const body = (await response.json()) as { status: string; data: T; error?: string };
-  if (body.status !== 'success') throw new Error(`Prometheus ${path}: ${body.error ?? response.status}`);
+/** An HTTP GET's body; rejects unless the status is 2xx. */
+type Get = (url: string) => Promise<string>;
+
+async function fetchText(url: string): Promise<string> {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  return response.text();
+}
+
+async function apiGet<T>(get: Get, base: string, path: string): Promise<T> {
+  const body = JSON.parse(await get(`${base}${path}`)) as { status: string; data: T; error?: string };
+  if (body.status !== 'success') throw new Error(`Prometheus ${path}: ${body.error ?? body.status}`);
   return body.data;
 }
 
@@ -104,18 +114,21 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-/** Starts `prometheus` scraping `target` (host:port) every second; resolves once it reports ready. */
-export async function startPrometheus(binary: string, target: string): Promise<PrometheusServer> {
+/**
+ * Starts `prometheus` scraping `target` (host:port) every second; resolves once it reports ready. In
+ * `netns`, it and everything asked of it stay inside that namespace.
+ */
+export async function startPrometheus(binary: string, target: string, netns?: NetworkNamespace): Promise<PrometheusServer> {
   const dir = await mkdtemp(join(tmpdir(), 'vmm-stats-prometheus-'));
   const configFile = join(dir, 'prometheus.yml');
   await writeFile(configFile, config(target));
-  const port = await freePort();
+  // Nothing else listens in a namespace of the test's own.
+  const port = netns === undefined ? await freePort() : 9090;
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(binary, [
-    `--config.file=${configFile}`,
-    `--storage.tsdb.path=${join(dir, 'data')}`,
-    `--web.listen-address=127.0.0.1:${port}`,
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const args = [`--config.file=${configFile}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`];
+  const stdio: ['ignore', 'ignore', 'pipe'] = ['ignore', 'ignore', 'pipe'];
+  const child = netns === undefined ? spawn(binary, args, { stdio }) : netns.spawn(binary, args, { stdio });
+  const get: Get = netns === undefined ? fetchText : (address) => netns.get(address);
   let log = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     log = (log + chunk.toString()).slice(-4000); // the tail, for the error message if it fails
@@ -130,7 +143,7 @@ export async function startPrometheus(binary: string, target: string): Promise<P
   try {
     await waitFor('Prometheus to be ready', async () => {
       if (child.exitCode !== null) throw new Error(`prometheus exited with ${child.exitCode}`);
-      return (await fetch(`${url}/-/ready`)).ok ? true : undefined;
+      return (await get(`${url}/-/ready`), true);
     }, 30_000);
   } catch (err) {
     await stop();
@@ -139,10 +152,10 @@ export async function startPrometheus(binary: string, target: string): Promise<P
   return {
     url,
     query: async <T>(promql: string) =>
-      (await apiGet<{ result: T[] }>(url, `/api/v1/query?query=${encodeURIComponent(promql)}`)).result,
-    targets: async () => (await apiGet<{ activeTargets: ScrapeTarget[] }>(url, '/api/v1/targets')).activeTargets,
+      (await apiGet<{ result: T[] }>(get, url, `/api/v1/query?query=${encodeURIComponent(promql)}`)).result,
+    targets: async () => (await apiGet<{ activeTargets: ScrapeTarget[] }>(get, url, '/api/v1/targets')).activeTargets,
     metadata: async (metric) =>
-      (await apiGet<Record<string, MetricMetadata[]>>(url, `/api/v1/metadata?metric=${encodeURIComponent(metric)}`))[
+      (await apiGet<Record<string, MetricMetadata[]>>(get, url, `/api/v1/metadata?metric=${encodeURIComponent(metric)}`))[
         metric] ?? [],
     stop,
   };

@@ -18,6 +18,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { DEFAULT_DEBUGFS_ROOT, openVmmDevice, SamplerError, type VmmDevice, type VmmTarget } from '../../src/sampler/sampler.js';
+import { readableCopy } from '../helpers/readable-copy.js';
 import { thrown } from '../helpers/thrown.js';
 
 const fixture = fileURLToPath(new URL('../fixtures/kvm-debugfs', import.meta.url));
@@ -25,23 +26,30 @@ const isRoot = process.getuid?.() === 0;
 
 const errorCode = (run: () => unknown) => thrown(SamplerError, run).code;
 
+/** The package as another user can read it, wherever this checkout lies; made on first use. */
+let readable: string | undefined;
+afterAll(() => {
+  if (readable !== undefined) rmSync(readable, { recursive: true, force: true });
+});
+
 /**
  * What openVmmDevice(target) gives a process running as nobody, with the capabilities given (setpriv grants
  * them): 'opened', or the SamplerError's code.
  */
 function openAsNobody(target: VmmTarget, capabilities: string[] = []): string {
-  const sampler = pathToFileURL(fileURLToPath(new URL('../../src/sampler/sampler.ts', import.meta.url))).href;
+  readable ??= readableCopy();
+  const sampler = pathToFileURL(join(readable, 'src', 'sampler', 'sampler.js')).href;
   const script = `import { openVmmDevice } from '${sampler}';
     try { openVmmDevice(${JSON.stringify(target)}); console.log('opened'); }
     catch (err) { console.log(err.code); }`;
-  const node = [process.execPath, '--import', 'tsx', '--input-type=module', '-e', script];
+  const node = [process.execPath, '--input-type=module', '-e', script];
   const granted = capabilities.map((capability) => `+${capability}`).join(',');
   const nobody = ['--reuid=65534', '--regid=65534', '--clear-groups'];
   const setpriv = ['setpriv', ...nobody, `--inh-caps=${granted}`, `--ambient-caps=${granted}`];
   const [command, ...args] = capabilities.length > 0 ? [...setpriv, ...node] : node;
   const child = spawnSync(command!, args, {
     ...(capabilities.length > 0 ? {} : { uid: 65534, gid: 65534 }),
-    cwd: fileURLToPath(new URL('../..', import.meta.url)),
+    cwd: readable,
     encoding: 'utf8',
   });
   expect(child.stderr).toBe('');
