@@ -113,6 +113,8 @@ export interface CollectorOptions {
   debugfsRoot?: string;
   /** How many ticks to try opening a VM's hypervisor counters before giving up on them. */
   vmmOpenAttempts?: number;
+  /** How many hypervisor devices one tick may try to open; the other VMs wait for the next ticks. */
+  vmmOpensPerTick?: number;
 }
 
 export interface CollectorStats {
@@ -123,6 +125,11 @@ export interface CollectorStats {
 
 /** Albatross opens the vmm device lazily, a few times, since the VMM creates it after it starts. */
 const DEFAULT_VMM_OPEN_ATTEMPTS = 5;
+/**
+ * Opening a VM's counters costs far more than reading them (its descriptors are listed, copied, or
+ * debugfs searched): a burst of registrations opens a tick's worth at a time, so that no tick grows with it.
+ */
+const DEFAULT_VMM_OPENS_PER_TICK = 100;
 
 /** How a tick reads the targets, remade when the caller hands new arrays. */
 interface Plan {
@@ -183,6 +190,8 @@ export class Collector {
   readonly #vmm = new Map<RegisteredVm, VmmState>();
   readonly #vmmDevices: VmmDeviceNames;
   #plan: Plan | undefined;
+  /** Opens of hypervisor devices this tick may still try. */
+  #opensLeft = 0;
   /** Whether the last tick could not read any interface: said once, and again once it can. */
   #interfacesFailed = false;
   #stats: CollectorStats = { lastTickSeconds: 0, ticks: 0, tickSecondsTotal: 0 };
@@ -212,6 +221,7 @@ export class Collector {
   /** One tick: every watched VM's process (to see exits), and the taps and counters of the wanted ones. */
   tick(targets: Targets): TickSnapshot {
     const started = performance.now();
+    this.#opensLeft = this.#options.vmmOpensPerTick ?? DEFAULT_VMM_OPENS_PER_TICK;
     const plan = this.#planFor(targets);
     const rows: TickRows = { processes: new SampleRows(), taps: new SampleRows() };
     sampleProcessRows(plan.pids, rows.processes);
@@ -305,7 +315,10 @@ export class Collector {
       this.#vmm.set(vm, state);
     }
     const attempts = this.#options.vmmOpenAttempts ?? DEFAULT_VMM_OPEN_ATTEMPTS;
-    if (state.device === undefined && state.failedOpens < attempts) this.#openVmm(vm, state, attempts);
+    if (state.device === undefined && state.failedOpens < attempts && this.#opensLeft > 0) {
+      this.#opensLeft -= 1;
+      this.#openVmm(vm, state, attempts);
+    }
     return state;
   }
 

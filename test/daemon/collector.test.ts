@@ -2,7 +2,9 @@
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Collector, type Targets } from '../../src/collector/collector.js';
@@ -121,6 +123,21 @@ describe('Collector', () => {
     expect(collector.tick(targets).samples[0]!.tapNames).toEqual(['lo']);
     expect(collector.tick(targets).samples[0]!.tapNames).toEqual(['lo']);
     expect(records.filter((r) => r.msg === 'interface counters readable again')).toHaveLength(1);
+  });
+
+  it('opens at most its budget of hypervisor devices a tick, and the rest on the ticks after', () => {
+    const debugfsRoot = mkdtempSync(join(tmpdir(), 'vmm-stats-budget-'));
+    try {
+      mkdirSync(join(debugfsRoot, `${process.pid}-11`));
+      writeFileSync(join(debugfsRoot, `${process.pid}-11`, 'exits'), '7\n');
+      const collector = new Collector({ logger: pino({ level: 'silent' }), debugfsRoot, vmmOpensPerTick: 2 });
+      collectors.push(collector);
+      const targets = everyOne(['a', 'b', 'c', 'd', 'e'].map((name) => vmOf(`t.${name}`, process.pid, [])));
+      const withCounters = () => collector.tick(targets).samples.filter((sample) => sample.vmm.descriptions.length > 0).length;
+      expect([withCounters(), withCounters(), withCounters(), withCounters()]).toEqual([2, 4, 5, 5]);
+    } finally {
+      rmSync(debugfsRoot, { recursive: true, force: true });
+    }
   });
 
   it('refuses targets that want a VM it does not watch', () => {
