@@ -162,7 +162,7 @@ export class StatsDaemon {
         return;
       }
       dropped += 1;
-      this.#logger.info({ vm: vm.name, pid: vm.pid, reason: why }, 'registration not restored: the VM process exited while the daemon was down');
+      this.#logger.info({ vm: vm.name, pid: vm.pid, reason: why }, 'registration not restored: its process exited, or its pid went to another process, while the daemon was down');
     });
     this.#logger.info({ stateFile: path, restored: this.registry.size, dropped, setAside }, 'registrations restored');
   }

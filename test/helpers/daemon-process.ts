@@ -35,7 +35,7 @@ export class DaemonProcess {
   /** Starts the daemon (socket in `dir`, metrics on), resolving once both answer. */
   static async start(dir: string, netns: NetworkNamespace, intervalSeconds: number): Promise<DaemonProcess> {
     const socketPath = join(dir, 'stat.sock');
-    const args = ['daemon', '--socket', socketPath, '--interval', String(intervalSeconds), '--metrics', `127.0.0.1:${METRICS_PORT}`];
+    const args = ['daemon', '--socket', socketPath, '--interval', String(intervalSeconds), '--metrics', `127.0.0.1:${METRICS_PORT}`, '--state-file', ''];
     const daemon = new DaemonProcess(netns.spawn(CLI, args, { stdio: ['ignore', 'ignore', 'pipe'] }), socketPath, netns);
     await eventually(() => {
       if (daemon.process.exitCode !== null) throw new Error(`the daemon exited with ${daemon.process.exitCode}: ${daemon.#stderr}`);
