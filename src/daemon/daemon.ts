@@ -197,6 +197,7 @@ export class StatsDaemon {
       const collector = {
         subscribers: this.subscriberCount,
         droppedDataFrames: this.droppedDataFrames,
+        intervalSeconds: this.#options.intervalMs / 1000,
         lastTickSeconds,
         ticksTotal: ticks,
         tickSecondsTotal,

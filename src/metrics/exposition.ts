@@ -22,6 +22,8 @@ export interface SelfMetrics {
 export interface CollectorMetrics {
   subscribers: number;
   droppedDataFrames: number;
+  /** The collector's tick interval (`--interval`), what a tick's duration must stay under. */
+  intervalSeconds: number;
   /** Duration of the last collector tick. */
   lastTickSeconds: number;
   /** Rendered as the `_count` and `_sum` of the summary vmm_stats_collector_tick_duration_seconds. */
@@ -270,6 +272,10 @@ const COLLECTOR_FAMILIES: Family<CollectorMetrics, number>[] = [
   { name: 'vmm_stats_dropped_data_frames', type: 'counter',
     help: 'Data frames dropped because a subscriber did not read them in time.',
     read: (s) => s.droppedDataFrames },
+  // Exposed because the tick counts cannot tell it: a tick that overruns skips slots, so ticks that take
+  // 1.2 intervals come as often as ticks that take 0.6 of one would at twice the interval.
+  { name: 'vmm_stats_collector_interval_seconds', type: 'gauge', unit: 'seconds',
+    help: 'The collector\'s tick interval: a tick that takes longer overruns it.', read: (s) => s.intervalSeconds },
   { name: 'vmm_stats_collector_last_tick_duration_seconds', type: 'gauge', unit: 'seconds',
     help: 'Time the last collector tick took to sample every VM.', read: (s) => s.lastTickSeconds },
 ];

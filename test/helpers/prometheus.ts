@@ -1,6 +1,6 @@
 // A real Prometheus server for tests: its own config and storage in a temporary directory, on a free
 // loopback port (or inside a network namespace of the test's, on its loopback), scraping one target every
-// second.
+// second, and evaluating the rules it is given every second.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -76,16 +76,20 @@ export interface PrometheusServer {
   query<T = InstantSample>(promql: string): Promise<T[]>;
   targets(): Promise<ScrapeTarget[]>;
   metadata(metric: string): Promise<MetricMetadata[]>;
+  /** The `data` of any other GET of the HTTP API, such as `/api/v1/rules`. */
+  get<T>(path: string): Promise<T>;
   stop(): Promise<void>;
 }
 
 export const SCRAPE_JOB = 'vmm-stats';
 
-function config(target: string): string {
+function config(target: string, ruleFile: string | undefined): string {
   return [
     'global:',
     '  scrape_interval: 1s',
     '  scrape_timeout: 1s',
+    '  evaluation_interval: 1s',
+    ...(ruleFile === undefined ? [] : ['rule_files:', `  - '${ruleFile}'`]),
     'scrape_configs:',
     `  - job_name: ${SCRAPE_JOB}`,
     '    static_configs:',
@@ -115,13 +119,23 @@ function exited(child: ChildProcess): Promise<void> {
 }
 
 /**
- * Starts `prometheus` scraping `target` (host:port) every second; resolves once it reports ready. In
- * `netns`, it and everything asked of it stay inside that namespace.
+ * Starts `prometheus` scraping `target` (host:port) every second, evaluating `rules` (the text of a rule
+ * file, copied into Prometheus' own directory) when given; resolves once it reports ready. In `netns`, it
+ * and everything asked of it stay inside that namespace.
  */
-export async function startPrometheus(binary: string, target: string, netns?: NetworkNamespace): Promise<PrometheusServer> {
+export async function startPrometheus(
+  binary: string,
+  target: string,
+  { netns, rules }: { netns?: NetworkNamespace; rules?: string } = {},
+): Promise<PrometheusServer> {
   const dir = await mkdtemp(join(tmpdir(), 'vmm-stats-prometheus-'));
   const configFile = join(dir, 'prometheus.yml');
-  await writeFile(configFile, config(target));
+  let ruleFile: string | undefined;
+  if (rules !== undefined) {
+    ruleFile = join(dir, 'rules.yml');
+    await writeFile(ruleFile, rules);
+  }
+  await writeFile(configFile, config(target, ruleFile));
   // Nothing else listens in a namespace of the test's own.
   const port = netns === undefined ? await freePort() : 9090;
   const url = `http://127.0.0.1:${port}`;
@@ -157,6 +171,7 @@ export async function startPrometheus(binary: string, target: string, netns?: Ne
     metadata: async (metric) =>
       (await apiGet<Record<string, MetricMetadata[]>>(get, url, `/api/v1/metadata?metric=${encodeURIComponent(metric)}`))[
         metric] ?? [],
+    get: (path) => apiGet(get, url, path),
     stop,
   };
 }

@@ -61,7 +61,7 @@ export function vm(name: string, taps: IfData[] = [], vmm: VmmCounter[] = []): V
 
 export const SELF: SelfMetrics = {
   vms: 2,
-  collector: { subscribers: 1, droppedDataFrames: 7, lastTickSeconds: 0.25, ticksTotal: 40, tickSecondsTotal: 3.5 },
+  collector: { subscribers: 1, droppedDataFrames: 7, intervalSeconds: 10, lastTickSeconds: 0.25, ticksTotal: 40, tickSecondsTotal: 3.5 },
 };
 
 /** VM names that need every kind of escaping, and a few that need none. */

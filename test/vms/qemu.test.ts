@@ -97,7 +97,7 @@ describe.skipIf(unavailable !== undefined)('real QEMU guests under the daemon', 
     const [booted, idle, prom] = await Promise.all([
       QemuGuest.boot(image, spec('worker', taps.worker, 1, { pings: PINGS, cpuSeconds: BURN_SECONDS, touchMiB: TOUCH_MIB })),
       QemuGuest.boot(image, spec('spare', taps.spare, 2, {})),
-      prometheusBinary && startPrometheus(prometheusBinary, daemon.metricsTarget, netns),
+      prometheusBinary && startPrometheus(prometheusBinary, daemon.metricsTarget, { netns }),
     ]);
     [worker, spare, prometheus] = [booted, idle, prom || undefined];
     guests.push(worker, spare);
