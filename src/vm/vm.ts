@@ -2,9 +2,8 @@
 // registration, and when silence means it is gone. The daemon, the collector, the client tools, the exporter
 // and top all take these from here, so that they agree on which VM a frame is about.
 
-import type { VmName } from '../wire/messages.js';
-
-export type { VmName };
+/** A VM's full name as labels: `foo.bar.baz` is `['foo', 'bar', 'baz']`. */
+export type VmName = string[];
 
 /**
  * The dotted form of a name, `tenant.web` for `['tenant', 'web']`: the key of a VM everywhere, and the

@@ -2,6 +2,7 @@
 // strings, ints and u32 are numbers, `ts` is {"d", "ps"}, a VM image is hex. Keys come in the oracle's order,
 // so that `wire decode` prints what the oracle prints.
 
+import { vmLabels } from '../vm/vm.js';
 import { WireError } from './errors.js';
 import { EXIT_STATUSES } from './log.js';
 import { IFDATA_LAYOUT, RUSAGE_LAYOUT, type LayoutField } from './layouts.js';
@@ -151,7 +152,7 @@ export function messageFromJson(json: unknown): Message {
       return { kind, id, name: o.strings('name'), pid: o.int('pid'), taps: o.strings('taps') };
     case 'stats.data': {
       // The seed's Stats.data takes the name as one dotted string; the vectors give both forms.
-      const name = o.has('name') ? o.strings('name') : o.string('vm').split('.');
+      const name = o.has('name') ? o.strings('name') : vmLabels(o.string('vm'));
       return { kind, id, name, stats: statsFromJson(o.object('stats')) };
     }
     case 'log.log':

@@ -4,8 +4,9 @@
 
 import type { IfDataCounters, RusageRecord } from './layouts.js';
 
-/** A VM's full name as labels: `foo.bar.baz` is `['foo', 'bar', 'baz']`. */
-export type VmName = string[];
+import type { VmName } from '../vm/vm.js';
+
+export type { VmName };
 
 export interface Header {
   tag: number;
