@@ -21,10 +21,12 @@ import type { RegisteredVm } from '../vm/vm.js';
 import { encodeStatsDataRows, type Encoder, type StatsRows } from '../wire/index.js';
 import type { Stats, VmmCounter, VmmCounters } from '../wire/messages.js';
 
-/** The sampler's rows of one tick: made for it, and never refilled, so a sample stays as it was read. */
+/** The sampler's rows of one tick: refilled only once the snapshot they belong to was released. */
 interface TickRows {
   readonly processes: SampleRows;
   readonly taps: SampleRows;
+  /** Counts the times the rows were handed back to be filled again: a sample made before reads no more. */
+  uses: number;
 }
 
 /**
@@ -38,6 +40,7 @@ export class VmSample implements StatsRows {
   readonly tapNames: readonly string[];
   readonly tapFields: readonly number[];
   readonly #rows: TickRows;
+  readonly #use: number;
   #stats: Stats | undefined;
 
   constructor(vm: RegisteredVm, rows: TickRows, processField: number, vmm: VmmCounters, taps: TapRows) {
@@ -47,20 +50,26 @@ export class VmSample implements StatsRows {
     this.tapNames = taps.names;
     this.tapFields = taps.fields;
     this.#rows = rows;
+    this.#use = rows.uses;
   }
 
   get processWords(): Uint32Array {
-    return this.#rows.processes.words;
+    return this.#current().processes.words;
   }
 
   get tapWords(): Uint32Array {
-    return this.#rows.taps.words;
+    return this.#current().taps.words;
+  }
+
+  #current(): TickRows {
+    if (this.#rows.uses !== this.#use) throw new Error(`the sample of ${this.vm.name} was read after its snapshot was released`);
+    return this.#rows;
   }
 
   /** The numbers as the wire's record; made on first use. */
   get stats(): Stats {
     if (this.#stats === undefined) {
-      const rows = this.#rows;
+      const rows = this.#current();
       this.#stats = {
         rusage: processSampleAt(rows.processes, this.processField, this.vm.pid).rusage,
         vmm: this.vmm,
@@ -130,6 +139,8 @@ const DEFAULT_VMM_OPEN_ATTEMPTS = 5;
  * debugfs searched): a burst of registrations opens a tick's worth at a time, so that no tick grows with it.
  */
 const DEFAULT_VMM_OPENS_PER_TICK = 100;
+/** A tick needs one set of rows; the snapshot being served holds another. */
+const MAX_SPARE_ROWS = 2;
 
 /** How a tick reads the targets, remade when the caller hands new arrays. */
 interface Plan {
@@ -192,6 +203,9 @@ export class Collector {
   #plan: Plan | undefined;
   /** Opens of hypervisor devices this tick may still try. */
   #opensLeft = 0;
+  /** Rows of snapshots handed back by their owner (release), to be filled again rather than made anew. */
+  readonly #spareRows: TickRows[] = [];
+  readonly #rowsOf = new WeakMap<TickSnapshot, TickRows>();
   /** Whether the last tick could not read any interface: said once, and again once it can. */
   #interfacesFailed = false;
   #stats: CollectorStats = { lastTickSeconds: 0, ticks: 0, tickSecondsTotal: 0 };
@@ -206,6 +220,19 @@ export class Collector {
     for (const state of this.#vmm.values()) state.device?.close();
     this.#vmm.clear();
     this.#interfaces.close();
+  }
+
+  /**
+   * Hands a snapshot back once its owner is done with it: its rows are filled again by a later tick, rather
+   * than new ones made every tick, and its samples throw if read after this. A snapshot never released stays
+   * readable for as long as it is held.
+   */
+  release(snapshot: TickSnapshot): void {
+    const rows = this.#rowsOf.get(snapshot);
+    if (rows === undefined) return;
+    this.#rowsOf.delete(snapshot);
+    rows.uses += 1;
+    if (this.#spareRows.length < MAX_SPARE_ROWS) this.#spareRows.push(rows);
   }
 
   get stats(): Readonly<CollectorStats> {
@@ -223,7 +250,7 @@ export class Collector {
     const started = performance.now();
     this.#opensLeft = this.#options.vmmOpensPerTick ?? DEFAULT_VMM_OPENS_PER_TICK;
     const plan = this.#planFor(targets);
-    const rows: TickRows = { processes: new SampleRows(), taps: new SampleRows() };
+    const rows: TickRows = this.#spareRows.pop() ?? { processes: new SampleRows(), taps: new SampleRows(), uses: 0 };
     sampleProcessRows(plan.pids, rows.processes);
     const gone = this.#goneVms(plan, rows.processes);
     if (plan.tapNames.length > 0) this.#sampleTaps(plan.tapNames, rows.taps);
@@ -240,7 +267,9 @@ export class Collector {
       ticks: this.#stats.ticks + 1,
       tickSecondsTotal: this.#stats.tickSecondsTotal + seconds,
     };
-    return { samples, gone, seconds };
+    const snapshot = { samples, gone, seconds };
+    this.#rowsOf.set(snapshot, rows);
+    return snapshot;
   }
 
   /** The taps' rows; when no interface can be read at all, every tap counts as unread, and the tick goes on. */

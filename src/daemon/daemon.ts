@@ -404,6 +404,8 @@ export class StatsDaemon {
   #tick(): void {
     const audience = this.#currentAudience();
     const snapshot = this.#collector.tick(audience.targets);
+    // The metrics endpoint renders a snapshot synchronously: nothing reads the one served before after this.
+    if (this.#latest !== undefined) this.#collector.release(this.#latest);
     this.#latest = snapshot;
     for (const { vm, why } of snapshot.gone) {
       if (this.registry.removeExact(vm)) this.#logger.info({ vm: vm.name, pid: vm.pid }, `VM process exited (${why}): unregistered`);

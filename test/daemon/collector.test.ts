@@ -74,6 +74,20 @@ describe('Collector', () => {
     expect(old!.dataFrame()).toEqual(frame);
   });
 
+  it('fills the rows of a released snapshot again, and its samples refuse to be read after', () => {
+    const collector = newCollector();
+    const targets = everyOne([vmOf('t.self', process.pid, ['lo'])]);
+    const first = collector.tick(targets);
+    const kept = first.samples[0]!.stats; // a record made before the release is the caller's
+    const words = first.samples[0]!.processWords;
+    collector.release(first);
+    const second = collector.tick(targets);
+    expect(second.samples[0]!.processWords).toBe(words);
+    expect(() => first.samples[0]!.dataFrame()).toThrow(/after its snapshot was released/);
+    expect(kept.ifdata[0]!.name).toBe('lo');
+    expect(second.samples[0]!.dataFrame()).toEqual(encodeStatsData(['t', 'self'], second.samples[0]!.stats));
+  });
+
   it('fails a tick once closed', () => {
     const collector = newCollector();
     const targets = everyOne([vmOf('t.self', process.pid, ['lo'])]);
