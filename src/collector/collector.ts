@@ -12,6 +12,7 @@ import {
   processSampleAt,
   SampleRows,
   sampleProcessRows,
+  INTERFACE_ROW_FIELDS,
   SamplerError,
   START_TIME_FIELD,
   type VmmDevice,
@@ -152,6 +153,8 @@ interface Plan {
   tapNames: string[];
   /** Per wanted VM: the row of each of its taps among `tapNames`. */
   tapRows: number[][];
+  /** Per wanted VM: its taps and where their rows start. */
+  taps: TapRows[];
 }
 
 const NO_COUNTERS: VmmCounters = Object.freeze({ descriptions: Object.freeze([]), values: Object.freeze([]) });
@@ -166,15 +169,18 @@ function planOf(targets: Targets): Plan {
   const tapNames = [...new Set(targets.wanted.flatMap((vm) => vm.taps))];
   const rowOfTap = new Map(tapNames.map((name, row) => [name, row]));
   const tapRows = targets.wanted.map((vm) => vm.taps.map((tap) => rowOfTap.get(tap)!));
-  return { targets, pids: targets.vms.map((vm) => vm.pid), processRows, tapNames, tapRows };
+  const taps = tapRows.map((rows, i) => ({ names: targets.wanted[i]!.taps, fields: rows.map((row) => row * INTERFACE_ROW_FIELDS) }));
+  return { targets, pids: targets.vms.map((vm) => vm.pid), processRows, tapNames, tapRows, taps };
 }
 
-/** The taps of a VM (rows `rows` of `sampled`) that were read: a tap that does not exist (yet, or any more) is left out. */
-function readTaps(names: readonly string[], rows: readonly number[], sampled: SampleRows): TapRows {
-  const fields = rows.map((row) => row * sampled.fields);
+/**
+ * The taps of `all` (rows `rows` of `sampled`) that were read, `all` itself when every one was: a tap that
+ * does not exist (yet, or any more) is left out.
+ */
+function readTaps(all: TapRows, rows: readonly number[], sampled: SampleRows): TapRows {
   const read = (_: unknown, i: number) => sampled.errors[rows[i]!] === 0;
-  if (names.every(read)) return { names, fields };
-  return { names: names.filter(read), fields: fields.filter(read) };
+  if (all.names.every(read)) return all;
+  return { names: all.names.filter(read), fields: all.fields.filter(read) };
 }
 
 /** A VM's hypervisor counters: opened lazily, retried for a few ticks, then given up with one log line. */
@@ -258,7 +264,7 @@ export class Collector {
     targets.wanted.forEach((vm, i) => {
       const processField = plan.processRows[i]! * rows.processes.fields;
       if (!this.#isRegisteredProcess(vm, rows.processes, plan.processRows[i]!)) return;
-      const taps = readTaps(vm.taps, plan.tapRows[i]!, rows.taps);
+      const taps = readTaps(plan.taps[i]!, plan.tapRows[i]!, rows.taps);
       samples.push(new VmSample(vm, rows, processField, this.#readVmm(vm), taps));
     });
     const seconds = (performance.now() - started) / 1000;

@@ -302,6 +302,8 @@ const RUSAGE_ROW = scalarsOf(RUSAGE_LAYOUT);
 export const START_TIME_FIELD = RUSAGE_ROW.length;
 const PROCESS_ROW_NAMES = [...RUSAGE_ROW.map((field) => field.rowName), 'start_time'];
 const INTERFACE_ROW_NAMES = scalarsOf(IFDATA_LAYOUT).map((field) => field.rowName);
+/** The u64 fields of an interface row (the addon's, checked against the layout when it loads). */
+export const INTERFACE_ROW_FIELDS = INTERFACE_ROW_NAMES.length;
 
 const rusageInRow = compileRowReader<Rusage>('rusageInRow', RUSAGE_LAYOUT);
 const ifDataInRow = compileRowReader<IfData, [name: string]>('ifDataInRow', IFDATA_LAYOUT, ['name']);
