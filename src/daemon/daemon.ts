@@ -194,14 +194,14 @@ export class StatsDaemon {
     const registered = (this.#latest?.samples ?? []).filter(({ vm }) => this.registry.get(vm.name) === vm);
     const vms = registered.map(({ vm, stats }) => ({ name: vm.name, stats }));
     const { lastTickSeconds, ticks, tickSecondsTotal } = this.#collector.stats;
-      const collector = {
-        subscribers: this.subscriberCount,
-        droppedDataFrames: this.droppedDataFrames,
-        intervalSeconds: this.#options.intervalMs / 1000,
-        lastTickSeconds,
-        ticksTotal: ticks,
-        tickSecondsTotal,
-      };
+    const collector = {
+      subscribers: this.subscriberCount,
+      droppedDataFrames: this.droppedDataFrames,
+      intervalSeconds: this.#options.intervalMs / 1000,
+      lastTickSeconds,
+      ticksTotal: ticks,
+      tickSecondsTotal,
+    };
     const self = { vms: this.registry.size, collector };
     return { vms, self };
   }
@@ -354,6 +354,9 @@ export class StatsDaemon {
   #add(request: Extract<Message, { kind: 'stats.add' }>): { ok: boolean; msg: string } {
     const name = vmNameOf(request.name);
     if (!isPid(request.pid)) return { ok: false, msg: `${name}: ${request.pid} is not a process id` };
+    if (this.registry.size >= this.#options.maxVms && this.registry.get(name) === undefined) {
+      return { ok: false, msg: `${name}: too many VMs (${this.registry.size} registered, the daemon's limit)` };
+    }
     let startTime: bigint;
     try {
       startTime = sampleProcess(request.pid).startTime;
@@ -361,9 +364,6 @@ export class StatsDaemon {
       if (!(err instanceof SamplerError)) throw err;
       const why = err.code === 'ESRCH' ? 'no such process' : err.message;
       return { ok: false, msg: `${name}: cannot register pid ${request.pid}: ${why}` };
-    }
-    if (this.registry.size >= this.#options.maxVms && this.registry.get(name) === undefined) {
-      return { ok: false, msg: `${name}: too many VMs (${this.registry.size} registered, the daemon's limit)` };
     }
     const vm: RegisteredVm = { name, labels: request.name, pid: request.pid, startTime, taps: request.taps };
     const registration = this.registry.register(vm);
