@@ -215,7 +215,7 @@ export class StatsDaemon {
 
   /** Stops accepting, sends what is queued, closes every connection and removes the socket file. */
   async stop(): Promise<void> {
-    this.#schedule.stop();
+    await this.#schedule.stop();
     this.#collector.close();
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     await Promise.all([...this.#connections].map((c) => c.drainAndClose(SHUTDOWN_FLUSH_MS)));
@@ -400,10 +400,13 @@ export class StatsDaemon {
     return this.#audience.audience;
   }
 
-  /** One tick: sample what is wanted, unregister the VMs whose process is gone, send the Data. */
-  #tick(): void {
+  /**
+   * One tick: sample what is wanted (off the JavaScript thread: requests are answered meanwhile), unregister
+   * the VMs whose process is gone, send the Data.
+   */
+  async #tick(): Promise<void> {
     const audience = this.#currentAudience();
-    const snapshot = this.#collector.tick(audience.targets);
+    const snapshot = await this.#collector.tick(audience.targets);
     // The metrics endpoint renders a snapshot synchronously: nothing reads the one served before after this.
     if (this.#latest !== undefined) this.#collector.release(this.#latest);
     this.#latest = snapshot;
@@ -424,7 +427,8 @@ export class StatsDaemon {
     try {
       for (const sample of snapshot.samples) {
         const subscribers = audience.subscribersOf.get(sample.vm);
-        if (subscribers === undefined) continue;
+        // A VM removed while the tick read it has no Data any more.
+        if (subscribers === undefined || this.registry.get(sample.vm.name) !== sample.vm) continue;
         const frame = sample.dataFrame(this.#encoder);
         for (const connection of subscribers) connection.sendData(frame);
       }
