@@ -166,23 +166,27 @@ struct ProcessRows {
             errors.Data()};
   }
 
-  void Sample() const { vmmstats::SampleProcesses(pids, count, out, errors); }
 };
 
-// sampleProcesses(pids: Int32Array, count: number, out: BigUint64Array, errors: Int32Array): void
-void SampleProcesses(const Napi::CallbackInfo& info) { ProcessRows::Of(info).Sample(); }
+// sampleProcesses(pids: Int32Array, count: number, out: BigUint64Array, errors: Int32Array): void; a one-off
+// question, which keeps nothing open
+void SampleProcesses(const Napi::CallbackInfo& info) {
+  const ProcessRows rows = ProcessRows::Of(info);
+  vmmstats::SampleProcessesOnce(rows.pids, rows.count, rows.out, rows.errors);
+}
 
 class ProcessesInBackground : public BackgroundCall {
  public:
   explicit ProcessesInBackground(const Napi::CallbackInfo& info) : BackgroundCall(info), rows_(ProcessRows::Of(info)) {}
 
  private:
-  void Execute() override { rows_.Sample(); }
+  void Execute() override { vmmstats::SampleProcesses(rows_.pids, rows_.count, rows_.out, rows_.errors); }
 
   ProcessRows rows_;
 };
 
-// sampleProcessesInBackground(pids, count, out, errors): Promise<0>, as sampleProcesses
+// sampleProcessesInBackground(pids, count, out, errors): Promise<0>, as sampleProcesses, but for the ticks:
+// what makes the next tick cheaper is kept
 Napi::Value SampleProcessesInBackground(const Napi::CallbackInfo& info) {
   return BackgroundCall::Start(new ProcessesInBackground(info));
 }

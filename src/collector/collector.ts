@@ -115,6 +115,13 @@ export interface TickSnapshot {
   readonly gone: readonly GoneVm[];
   /** Wall time of the tick, in seconds. */
   readonly seconds: number;
+  /** Seconds the tick ran on the JavaScript thread before its reads went off it. */
+  readonly preparingSeconds: number;
+  /**
+   * performance.now() when the reads were back: from then on the tick runs on the JavaScript thread again,
+   * and its owner's work on the snapshot (encoding, sending) continues the same stretch.
+   */
+  readonly readBackAt: number;
 }
 
 export interface CollectorOptions {
@@ -298,11 +305,14 @@ export class Collector {
     const plan = this.#planFor(targets);
     const rows: TickRows = this.#spareRows.pop() ?? { processes: new SampleRows(), taps: new SampleRows(), uses: 0 };
     const due = this.#vmmDue(targets.wanted);
-    const [, , readings] = await settledAll([
+    const reading = settledAll([
       sampleProcessRowsInBackground(plan.pids, rows.processes),
       plan.tapNames.length > 0 ? this.#sampleTaps(plan.tapNames, rows.taps) : undefined,
       VmmReader.readAll(due.map(([, reader]) => reader)),
     ] as const);
+    const preparingSeconds = (performance.now() - started) / 1000;
+    const [, , readings] = await reading;
+    const readBackAt = performance.now();
     const counters = this.#countersRead(due, readings);
     const gone = this.#goneVms(plan, rows.processes);
     const samples: VmSample[] = [];
@@ -318,7 +328,7 @@ export class Collector {
       ticks: this.#stats.ticks + 1,
       tickSecondsTotal: this.#stats.tickSecondsTotal + seconds,
     };
-    const snapshot = { samples, gone, seconds };
+    const snapshot = { samples, gone, seconds, preparingSeconds, readBackAt };
     this.#rowsOf.set(snapshot, rows);
     return snapshot;
   }
