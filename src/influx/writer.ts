@@ -30,7 +30,7 @@ export class InfluxWriter {
   readonly #buffer: PointBuffer;
   readonly #backoff: Backoff;
   #delivered = 0;
-  #rejected = 0;
+  #rejectedBatches = 0;
   /** Since the last delivery failed: when, and how many had been dropped by then; undefined while all goes through. */
   #outage: { since: Date; droppedBefore: number } | undefined;
   #overflowLogged = false;
@@ -47,9 +47,12 @@ export class InfluxWriter {
     this.#backoff = new Backoff(FIRST_BACKOFF_MS, options.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS);
   }
 
-  /** Points delivered, refused by the receiver, and dropped from a full buffer, so far. */
-  get counts(): { delivered: number; rejected: number; dropped: number; buffered: number } {
-    return { delivered: this.#delivered, rejected: this.#rejected, dropped: this.#buffer.dropped, buffered: this.#buffer.size };
+  /**
+   * So far: points delivered; batches the receiver refused points of (InfluxDB keeps a batch's good points
+   * and says how many it dropped); points dropped from a full buffer; points held.
+   */
+  get counts(): { delivered: number; rejectedBatches: number; dropped: number; buffered: number } {
+    return { delivered: this.#delivered, rejectedBatches: this.#rejectedBatches, dropped: this.#buffer.dropped, buffered: this.#buffer.size };
   }
 
   start(): void {
@@ -124,7 +127,7 @@ export class InfluxWriter {
   }
 
   #refused(points: number, reason: string): void {
-    this.#rejected += points;
-    this.#logger.error({ reason, points, rejected: this.#rejected }, 'InfluxDB refused a batch of points; they are dropped');
+    this.#rejectedBatches += 1;
+    this.#logger.error({ reason, points, rejectedBatches: this.#rejectedBatches }, 'InfluxDB refused points of a batch; it is not sent again');
   }
 }
