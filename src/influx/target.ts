@@ -59,6 +59,8 @@ function httpTarget(url: URL): InfluxTarget {
 
 /** The target a --influx URL names; throws, saying why, for anything else. */
 export function parseInfluxUrl(text: string): InfluxTarget {
+  // `host:port` parses as a URL of the scheme `host:`: say what is missing instead.
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) throw new TargetError(`'${text}' names no scheme`);
   let url: URL;
   try {
     url = new URL(text);

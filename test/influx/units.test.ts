@@ -16,8 +16,9 @@ describe('parseInfluxUrl', () => {
   });
 
   it.each([
-    ['influx:8086', /not a scheme/],
-    ['not a url', /is not a URL/],
+    ['influx:8086', /'influx:8086' names no scheme/],
+    ['not a url', /names no scheme/],
+    ['http://', /is not a URL/],
     ['udp://127.0.0.1:8089', /udp:\/\/ is not a scheme/],
     ['tcp://127.0.0.1', /names no port/],
     ['tcp://127.0.0.1:8094/write?db=x', /host and port only/],
