@@ -18,7 +18,7 @@ const influxOptions = {
   'token-file': {
     type: 'string',
     placeholder: 'FILE',
-    defaultText: `$${TOKEN_VARIABLE}`,
+    defaultText: `the ${TOKEN_VARIABLE} variable`,
     help: 'a file holding the token sent to InfluxDB (required by /api/v2/write), so that it shows in no process listing',
   },
   'max-buffered': {
