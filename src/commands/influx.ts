@@ -41,6 +41,8 @@ function readToken(file: string | undefined): string | undefined {
   }
   const token = text.trim();
   if (token === '' || /[\r\n]/.test(token)) throw new Error(`--token-file ${file} must hold the token alone, on one line`);
+  // What an HTTP header can carry: anything else would fail every request, not the start.
+  if (/[^\x20-\x7e]/.test(token)) throw new Error(`--token-file ${file}: the token holds a character other than printable ASCII`);
   return token;
 }
 

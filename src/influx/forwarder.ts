@@ -40,10 +40,6 @@ export class InfluxForwarder {
     this.#subscription = new StatsSubscription({ socketPath, logger, maxBackoffMs, onData: (frame) => this.#forward(frame) });
   }
 
-  get counts(): InfluxWriter['counts'] {
-    return this.#writer.counts;
-  }
-
   start(): void {
     this.#writer.start();
     this.#subscription.start();

@@ -47,14 +47,6 @@ export class InfluxWriter {
     this.#backoff = new Backoff(FIRST_BACKOFF_MS, options.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS);
   }
 
-  /**
-   * So far: points delivered; batches the receiver refused points of (InfluxDB keeps a batch's good points
-   * and says how many it dropped); points dropped from a full buffer; points held.
-   */
-  get counts(): { delivered: number; rejectedBatches: number; dropped: number; buffered: number } {
-    return { delivered: this.#delivered, rejectedBatches: this.#rejectedBatches, dropped: this.#buffer.dropped, buffered: this.#buffer.size };
-  }
-
   start(): void {
     this.#running = this.#run();
   }
@@ -83,8 +75,9 @@ export class InfluxWriter {
     this.#abandoned = true;
     this.#sink.close();
     await this.#running;
-    const { buffered, ...counts } = this.counts;
-    this.#logger.info({ ...counts, undelivered: buffered }, 'stopped writing to InfluxDB');
+    // rejectedBatches: batches the receiver refused points of (InfluxDB 1.x keeps a batch's good points).
+    const counts = { delivered: this.#delivered, rejectedBatches: this.#rejectedBatches, dropped: this.#buffer.dropped, undelivered: this.#buffer.size };
+    this.#logger.info(counts, 'stopped writing to InfluxDB');
   }
 
   async #run(): Promise<void> {

@@ -26,29 +26,21 @@ export class InfluxHost {
   readonly socketPath: string;
   readonly vms: HostVm[] = [];
   readonly #children = new ChildProcesses();
-  readonly #daemon: ChildProcess;
+  #daemon: ChildProcess | undefined;
   readonly #bumpExits: NodeJS.Timeout;
   #exits = 0;
 
-  private constructor(dir: string, daemon: ChildProcess) {
+  private constructor(dir: string) {
     this.dir = dir;
     this.socketPath = join(dir, 'stat.sock');
-    this.#daemon = daemon;
     this.#bumpExits = setInterval(() => this.#writeExits((this.#exits += 10)), TICK_MS);
   }
 
   /** Starts the daemon, and registers a VM of each name (a busy process, a tap). */
   static async start(names: string[]): Promise<InfluxHost> {
-    const dir = mkdtempSync(join(tmpdir(), 'vmm-stats-influx-'));
-    const socketPath = join(dir, 'stat.sock');
-    const args = ['daemon', '--socket', socketPath, '--interval', String(TICK_MS / 1000), '--state-file', '', '--debugfs', join(dir, 'kvm')];
-    const daemon = spawn(process.execPath, [CLI, ...args], { stdio: 'ignore' });
-    const host = new InfluxHost(dir, daemon);
+    const host = new InfluxHost(mkdtempSync(join(tmpdir(), 'vmm-stats-influx-')));
     try {
-      await eventually(() => {
-        if (daemon.exitCode !== null) throw new Error(`the daemon exited with ${daemon.exitCode}`);
-        return existsSync(socketPath) ? true : undefined;
-      }, 20_000, 'the daemon socket');
+      await host.#startDaemon();
       for (const name of names) await host.#addVm(name);
     } catch (err) {
       await host.stop();
@@ -57,27 +49,51 @@ export class InfluxHost {
     return host;
   }
 
+  /** Stops the daemon and starts it again, registering the same VMs (it keeps no state file). */
+  async restartDaemon(): Promise<void> {
+    await this.#stopDaemon();
+    await this.#startDaemon();
+    for (const vm of this.vms) await this.#register(vm);
+  }
+
   vm(name: string): HostVm {
     return this.vms.find((vm) => vm.name === name)!;
   }
 
   async stop(): Promise<void> {
     clearInterval(this.#bumpExits);
-    if (this.#daemon.exitCode === null && this.#daemon.signalCode === null) {
-      const exited = once(this.#daemon, 'exit');
-      this.#daemon.kill('SIGTERM');
-      await exited;
-    }
+    await this.#stopDaemon();
     for (const vm of this.vms) await vm.tap.destroy();
     await this.#children.killAll();
     rmSync(this.dir, { recursive: true, force: true });
   }
 
+  async #startDaemon(): Promise<void> {
+    const args = ['daemon', '--socket', this.socketPath, '--interval', String(TICK_MS / 1000), '--state-file', '', '--debugfs', join(this.dir, 'kvm')];
+    const daemon = spawn(process.execPath, [CLI, ...args], { stdio: 'ignore' });
+    this.#daemon = daemon;
+    await eventually(() => {
+      if (daemon.exitCode !== null) throw new Error(`the daemon exited with ${daemon.exitCode}`);
+      return existsSync(this.socketPath) ? true : undefined;
+    }, 20_000, 'the daemon socket');
+  }
+
+  async #stopDaemon(): Promise<void> {
+    const daemon = this.#daemon;
+    if (daemon === undefined || daemon.exitCode !== null || daemon.signalCode !== null) return;
+    const exited = once(daemon, 'exit');
+    daemon.kill('SIGTERM');
+    await exited;
+  }
+
   async #addVm(name: string): Promise<void> {
-    const process = await this.#children.busy();
-    const tap = await TapVmm.create(uniqueInterfaceName('vsi'));
-    this.vms.push({ name, process, tap });
+    const vm = { name, process: await this.#children.busy(), tap: await TapVmm.create(uniqueInterfaceName('vsi')) };
+    this.vms.push(vm);
     this.#writeExits(this.#exits);
+    await this.#register(vm);
+  }
+
+  async #register({ name, process, tap }: HostVm): Promise<void> {
     const client = await StatsClient.connect(this.socketPath);
     const reply = await client.request({ kind: 'stats.add', name: name.split('.'), pid: process.pid!, taps: [tap.name] });
     client.close();

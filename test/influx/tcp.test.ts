@@ -4,8 +4,9 @@
 // receives itself; then the listener goes away and comes back, with room for every point and without.
 import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StatsClient } from '../../src/client/client.js';
+import { StatsSubscription } from '../../src/client/subscription.js';
 import { vmNameOf } from '../../src/vm/vm.js';
 import type { IfData, Stats } from '../../src/wire/messages.js';
 import { InfluxCommand, InfluxHost, TICK_MS } from '../helpers/influx-host.js';
@@ -89,7 +90,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.skipIf(noTaps !== undefined)('vmm-stats influx over TCP', () => {
   let host: InfluxHost;
-  let watcher: StatsClient;
+  let watcher: StatsSubscription;
   /** Every line albatross-influx would write, from the frames the test gets itself. */
   const expected = new Set<string>();
   const listener = new LineListener();
@@ -97,19 +98,28 @@ describe.skipIf(noTaps !== undefined)('vmm-stats influx over TCP', () => {
 
   beforeAll(async () => {
     host = await InfluxHost.start([WEB, ODD]);
-    watcher = await StatsClient.connect(host.socketPath);
-    watcher.onData(({ message }) => {
-      if (message.kind !== 'stats.data') return;
-      const name = vmNameOf(message.name);
-      for (const line of expectedLines(name === ODD ? ODD_TAG : name, message.stats)) expected.add(line);
+    // A subscription of the test's own, that follows the daemon through its restart as the command does.
+    const subscribed = new Promise<void>((resolve) => {
+      watcher = new StatsSubscription({
+        socketPath: host.socketPath,
+        logger: pino({ level: 'silent' }),
+        maxBackoffMs: 200,
+        onData: ({ message }) => {
+          if (message.kind !== 'stats.data') return;
+          const name = vmNameOf(message.name);
+          for (const line of expectedLines(name === ODD ? ODD_TAG : name, message.stats)) expected.add(line);
+          resolve();
+        },
+      });
     });
-    expect((await watcher.request({ kind: 'stats.subscribe', name: [] })).kind).toBe('success');
+    watcher.start();
+    await subscribed;
     await listener.listen();
   }, 60_000);
 
   afterAll(async () => {
     for (const command of commands) await command.stop();
-    watcher?.close();
+    await watcher?.stop();
     await listener.close().catch(() => {});
     await host?.stop();
   });
@@ -149,6 +159,18 @@ describe.skipIf(noTaps !== undefined)('vmm-stats influx over TCP', () => {
     expect(new Set(frame.map((line) => split(line).ns)).size).toBe(1);
   }, 30_000);
 
+  it('follows the daemon through a restart', async () => {
+    const command = commands[0]!;
+    await host.restartDaemon();
+    const restartedAt = BigInt(Date.now()) * 1_000_000n;
+    await command.waitForLog('stats daemon connection lost; reconnecting');
+    await eventually(() => (command.logged('subscribed to every VM').length >= 2 ? true : undefined), 20_000, 'a second subscription');
+    await eventually(() => {
+      const after = listener.lines.filter(({ line }) => line.startsWith(`resource_usage,vm=${WEB} `) && split(line).ns > restartedAt);
+      return after.length >= 2 ? after : undefined;
+    }, 20_000, "the restarted daemon's points");
+  }, 30_000);
+
   it('holds the points while the listener is away, and delivers them, in order, when it is back', async () => {
     const command = commands[0]!;
     await listener.close();
@@ -174,6 +196,7 @@ describe.skipIf(noTaps !== undefined)('vmm-stats influx over TCP', () => {
 
   it('drops the oldest past --max-buffered, says so once and counts them, and sends the newest', async () => {
     await listener.close();
+    listener.lines.length = 0;
     const command = start(['--max-buffered', '4']);
     await command.waitForLog('InfluxDB does not take points');
     await sleep(10 * TICK_MS);
