@@ -105,7 +105,10 @@ class FieldList {
 
   /** `measurement,tags fields timestamp`, or undefined when no field was left. */
   line(tags: string, timestamp: string): string | undefined {
-    return this.#parts.length === 0 ? undefined : `${this.#measurement},${tags} ${this.#parts.join(',')} ${timestamp}`;
+    if (this.#parts.length === 0) return undefined;
+    // One join makes one flat string; a template would make a rope of its pieces, which costs a held point
+    // more memory than its text.
+    return [this.#measurement, ',', tags, ' ', this.#parts.join(','), ' ', timestamp].join('');
   }
 }
 

@@ -5,8 +5,12 @@
  */
 export class PointBuffer {
   readonly capacity: number;
-  /** The points held are those from #head on: a queue taken from the front without moving the rest each time. */
-  #points: string[] = [];
+  /**
+   * The points held are those from #head on: a queue taken from the front without moving the rest each
+   * time. The slots before #head are emptied as the head passes them, so that what was taken or dropped is
+   * not kept alive until the next compaction.
+   */
+  #points: (string | undefined)[] = [];
   #head = 0;
   /** Points taken for a batch and neither delivered nor given back yet. */
   #sending = 0;
@@ -35,10 +39,9 @@ export class PointBuffer {
 
   /** Takes up to `count` of the oldest points to send; `sent` or `giveBack` must follow before the next take. */
   take(count: number): string[] {
-    const batch = this.#points.slice(this.#head, this.#head + Math.min(count, this.capacity));
-    this.#head += batch.length;
+    const batch = this.#points.slice(this.#head, this.#head + Math.min(count, this.capacity)) as string[];
+    this.#advance(batch.length);
     this.#sending = batch.length;
-    this.#compact();
     return batch;
   }
 
@@ -59,9 +62,14 @@ export class PointBuffer {
     // A batch is never larger than capacity, so what is held always covers the excess.
     const over = this.size + this.#sending - this.capacity;
     if (over > 0) {
-      this.#head += over;
+      this.#advance(over);
       this.#dropped += over;
     }
+  }
+
+  #advance(count: number): void {
+    this.#points.fill(undefined, this.#head, this.#head + count);
+    this.#head += count;
     this.#compact();
   }
 
