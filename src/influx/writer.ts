@@ -16,6 +16,8 @@ export interface WriterOptions {
 const BATCH_POINTS = 1000;
 const FIRST_BACKOFF_MS = 100;
 const DEFAULT_MAX_BACKOFF_MS = 5000;
+/** While InfluxDB stays away, how often the log says so again, with what was dropped meanwhile. */
+const OUTAGE_REPORT_MS = 60_000;
 /** How long stop() goes on delivering what is buffered before it gives up on it. */
 const FLUSH_ON_STOP_MS = 5000;
 
@@ -32,7 +34,7 @@ export class InfluxWriter {
   #delivered = 0;
   #rejectedBatches = 0;
   /** Since the last delivery failed: when, and how many had been dropped by then; undefined while all goes through. */
-  #outage: { since: Date; droppedBefore: number } | undefined;
+  #outage: { since: Date; droppedBefore: number; reportedAt: number } | undefined;
   #overflowLogged = false;
   #stopping = false;
   /** stop() ran out of time: nothing more is sent. */
@@ -105,9 +107,18 @@ export class InfluxWriter {
   }
 
   #noteOutage(reason: string): void {
-    if (this.#outage !== undefined) return;
-    this.#outage = { since: new Date(), droppedBefore: this.#buffer.dropped };
-    this.#logger.warn({ reason, buffered: this.#buffer.size, capacity: this.#buffer.capacity }, 'InfluxDB does not take points; holding them and trying again');
+    const now = Date.now();
+    const fields = { reason, buffered: this.#buffer.size, capacity: this.#buffer.capacity };
+    if (this.#outage === undefined) {
+      this.#outage = { since: new Date(now), droppedBefore: this.#buffer.dropped, reportedAt: now };
+      this.#logger.warn(fields, 'InfluxDB does not take points; holding them and trying again');
+    } else if (now - this.#outage.reportedAt >= OUTAGE_REPORT_MS) {
+      this.#outage.reportedAt = now;
+      const dropped = this.#buffer.dropped - this.#outage.droppedBefore;
+      this.#logger.warn({ ...fields, since: this.#outage.since.toISOString(), dropped }, 'InfluxDB still does not take points');
+    } else {
+      this.#logger.debug(fields, 'InfluxDB did not take a batch');
+    }
   }
 
   #noteRecovery(): void {
