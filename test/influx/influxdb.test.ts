@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InfluxDbServer, influxdbMissing } from '../helpers/influxdb.js';
 import { InfluxCommand, InfluxHost, TICK_MS } from '../helpers/influx-host.js';
 import { tapUnavailableReason } from '../helpers/net.js';
+import { findTool } from '../helpers/prometheus.js';
 import { eventually } from '../helpers/processes.js';
 
 const DB = 'vmm';
@@ -17,6 +18,8 @@ const WHAT = 'vmm-stats influx into InfluxDB';
 const noTaps = tapUnavailableReason();
 if (noTaps) console.warn(`skipping ${WHAT}: ${noTaps}`);
 const skipReason = noTaps ?? influxdbMissing(WHAT);
+const noOpenssl = findTool('openssl') === undefined ? "no 'openssl' (Debian package openssl) to make InfluxDB's certificate" : undefined;
+if (skipReason === undefined && noOpenssl !== undefined) console.warn(`skipping ${WHAT} over HTTPS: ${noOpenssl}`);
 
 /** An InfluxQL string literal. */
 const literal = (text: string) => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
@@ -103,10 +106,33 @@ describe.skipIf(skipReason !== undefined)('vmm-stats influx into a real InfluxDB
     expect(command.logged('dropping the oldest')).toEqual([]);
   }, 60_000);
 
+  it.skipIf(noOpenssl !== undefined)('writes over HTTPS to a server whose CA it trusts, and says why it cannot to one it does not', async () => {
+    const secure = await InfluxDbServer.start({ https: true });
+    try {
+      await secure.query(`CREATE DATABASE ${DB}`);
+      const url = `${secure.baseUrl}/write?db=${DB}`;
+      const trusting = new InfluxCommand(['--connect', host.socketPath, '--influx', url], { ...process.env, NODE_EXTRA_CA_CERTS: secure.certificate });
+      const untrusting = new InfluxCommand(['--connect', host.socketPath, '--influx', url]);
+      commands.push(trusting, untrusting);
+      await eventually(async () => {
+        const rows = await secure.rows(`SELECT utime FROM resource_usage WHERE vm = ${literal(WEB)}`, DB);
+        return rows.length >= 3 ? rows : undefined;
+      }, 20_000, 'points over HTTPS');
+      const refused = await untrusting.waitForLog('InfluxDB does not take points');
+      expect(refused.reason).toMatch(/self[- ]signed certificate/);
+      expect(untrusting.logged('InfluxDB takes points again')).toEqual([]);
+      expect(trusting.logged('InfluxDB does not take points')).toEqual([]);
+      expect(await trusting.stop()).toBe(0);
+      expect(await untrusting.stop()).toBe(0);
+    } finally {
+      await secure.stop();
+    }
+  }, 60_000);
+
   it('says so when InfluxDB refuses a batch, and does not send it again', async () => {
     // A field of another type than ours in another database: every batch of ours there is refused.
     await influxdb.query('CREATE DATABASE clash');
-    const clash = await fetch(`${influxdb.baseUrl}/write?db=clash`, { method: 'POST', body: `resource_usage,vm=${WEB} utime="a string"\n` });
+    const clash = await influxdb.request('POST', '/write?db=clash', `resource_usage,vm=${WEB} utime="a string"\n`);
     expect(clash.status).toBe(204);
     const command = new InfluxCommand(['--connect', host.socketPath, '--influx', `${influxdb.baseUrl}/write?db=clash`]);
     commands.push(command);
