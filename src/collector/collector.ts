@@ -4,6 +4,7 @@
 import { constants } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log/logger.js';
+import { Slicer } from '../loop/slicer.js';
 import {
   ifDataAt,
   InterfaceSampler,
@@ -118,10 +119,10 @@ export interface TickSnapshot {
   /** Seconds the tick ran on the JavaScript thread before its reads went off it. */
   readonly preparingSeconds: number;
   /**
-   * performance.now() when the reads were back: from then on the tick runs on the JavaScript thread again,
-   * and its owner's work on the snapshot (encoding, sending) continues the same stretch.
+   * The slices the tick ran in on the JavaScript thread once its reads were back: its owner's work on the
+   * snapshot (encoding, sending) goes on in them, so that `longestMs` is what the whole tick held the loop.
    */
-  readonly readBackAt: number;
+  readonly slicer: Slicer;
 }
 
 export interface CollectorOptions {
@@ -147,6 +148,8 @@ const DEFAULT_VMM_OPEN_ATTEMPTS = 5;
  * debugfs searched): a burst of registrations opens a tick's worth at a time, so that no tick grows with it.
  */
 const DEFAULT_VMM_OPENS_PER_TICK = 100;
+/** How many VMs a loop handles between two looks at the clock. */
+const SLICE_CHECK_EVERY = 64;
 /** A tick needs one set of rows; the snapshot being served holds another. */
 const MAX_SPARE_ROWS = 2;
 
@@ -312,23 +315,24 @@ export class Collector {
     ] as const);
     const preparingSeconds = (performance.now() - started) / 1000;
     const [, , readings] = await reading;
-    const readBackAt = performance.now();
+    const slicer = new Slicer();
     const counters = this.#countersRead(due, readings);
-    const gone = this.#goneVms(plan, rows.processes);
+    const gone = await this.#goneVms(plan, rows.processes, slicer);
     const samples: VmSample[] = [];
-    targets.wanted.forEach((vm, i) => {
-      const processField = plan.processRows[i]! * rows.processes.fields;
-      if (!this.#isRegisteredProcess(vm, rows.processes, plan.processRows[i]!)) return;
+    for (let i = 0; i < targets.wanted.length; i++) {
+      if (i % SLICE_CHECK_EVERY === 0 && slicer.due()) await slicer.next();
+      const vm = targets.wanted[i]!;
+      if (!this.#isRegisteredProcess(vm, rows.processes, plan.processRows[i]!)) continue;
       const taps = readTaps(plan.taps[i]!, plan.tapRows[i]!, rows.taps);
-      samples.push(new VmSample(vm, rows, processField, counters.get(vm) ?? NO_COUNTERS, taps));
-    });
+      samples.push(new VmSample(vm, rows, plan.processRows[i]! * rows.processes.fields, counters.get(vm) ?? NO_COUNTERS, taps));
+    }
     const seconds = (performance.now() - started) / 1000;
     this.#stats = {
       lastTickSeconds: seconds,
       ticks: this.#stats.ticks + 1,
       tickSecondsTotal: this.#stats.tickSecondsTotal + seconds,
     };
-    const snapshot = { samples, gone, seconds, preparingSeconds, readBackAt };
+    const snapshot = { samples, gone, seconds, preparingSeconds, slicer };
     this.#rowsOf.set(snapshot, rows);
     return snapshot;
   }
@@ -372,15 +376,18 @@ export class Collector {
   }
 
   /** The watched VMs whose pid is gone or now another process's; a process that cannot be read is logged. */
-  #goneVms(plan: Plan, processes: SampleRows): GoneVm[] {
+  async #goneVms(plan: Plan, processes: SampleRows, slicer: Slicer): Promise<GoneVm[]> {
     const gone: GoneVm[] = [];
-    plan.targets.vms.forEach((vm, row) => {
-      if (this.#isRegisteredProcess(vm, processes, row)) return;
+    const vms = plan.targets.vms;
+    for (let row = 0; row < vms.length; row++) {
+      if (row % SLICE_CHECK_EVERY === 0 && slicer.due()) await slicer.next();
+      const vm = vms[row]!;
+      if (this.#isRegisteredProcess(vm, processes, row)) continue;
       const errno = processes.errors[row]!;
       if (errno === 0) gone.push({ vm, why: 'its pid now belongs to another process' });
       else if (errno === constants.errno.ESRCH) gone.push({ vm, why: 'the process is gone' });
       else this.#options.logger.warn({ vm: vm.name, pid: vm.pid, err: processError(vm.pid, errno) }, 'cannot read the VM process');
-    });
+    }
     return gone;
   }
 

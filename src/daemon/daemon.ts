@@ -1,7 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log/logger.js';
-import { Collector, type TickSnapshot } from '../collector/collector.js';
+import { Collector, type TickSnapshot, type VmSample } from '../collector/collector.js';
+import type { Slicer } from '../loop/slicer.js';
 import { TickSchedule } from '../collector/schedule.js';
 import { peerCredentials, raiseOpenFilesLimit, type PeerCredentials } from '../sampler/host.js';
 import { SampleRows, sampleProcesses, SamplerError } from '../sampler/sampler.js';
@@ -86,6 +86,9 @@ interface Request {
   problem?: string;
 }
 
+/** How many Data frames a tick encodes between two looks at the clock. */
+const PUBLISH_CHECK_EVERY = 32;
+
 /** Around the 20 ms a request may wait at most (p99) while a tick runs. */
 const TICK_BLOCKING_BOUNDS = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1];
 
@@ -105,6 +108,8 @@ export class StatsDaemon {
   readonly #options: DaemonOptions;
   readonly #logger: Logger;
   readonly #connections = new Set<Connection>();
+  /** Renderings of the metrics endpoint still reading a snapshot, by snapshot. */
+  readonly #readers = new Map<TickSnapshot, number>();
   /** Per tick, the longest stretch it held the event loop: what requests waited behind at most. */
   readonly #tickBlocking = new Histogram(TICK_BLOCKING_BOUNDS);
   /** Where the Adds' pids are looked up, reused from batch to batch. */
@@ -208,9 +213,19 @@ export class StatsDaemon {
     return { snapshot: () => this.#metricsSnapshot() };
   }
 
+  /**
+   * The latest tick's VMs still registered, read as the rendering goes: their records are made one by one,
+   * not ten thousand at once. The snapshot is held (not handed back to the collector) until `done`.
+   */
   #metricsSnapshot(): ReturnType<MetricsSource['snapshot']> {
-    const registered = (this.#latest?.samples ?? []).filter(({ vm }) => this.registry.get(vm.name) === vm);
-    const vms = registered.map(({ vm, stats }) => ({ name: vm.name, stats }));
+    const snapshot = this.#latest;
+    if (snapshot !== undefined) this.#readers.set(snapshot, (this.#readers.get(snapshot) ?? 0) + 1);
+    const registry = this.registry;
+    const vms = (function* () {
+      for (const sample of snapshot?.samples ?? []) {
+        if (registry.get(sample.vm.name) === sample.vm) yield { name: sample.vm.name, stats: sample.stats };
+      }
+    })();
     const { lastTickSeconds, ticks, tickSecondsTotal } = this.#collector.stats;
     const collector = {
       subscribers: this.subscriberCount,
@@ -222,7 +237,24 @@ export class StatsDaemon {
       tickBlocking: this.#tickBlocking,
     };
     const self = { vms: this.registry.size, collector };
-    return { vms, self };
+    return { vms, self, done: () => snapshot !== undefined && this.#doneReading(snapshot) };
+  }
+
+  #doneReading(snapshot: TickSnapshot): void {
+    const readers = this.#readers.get(snapshot)! - 1;
+    if (readers > 0) {
+      this.#readers.set(snapshot, readers);
+      return;
+    }
+    this.#readers.delete(snapshot);
+    if (snapshot !== this.#latest) this.#collector.release(snapshot);
+  }
+
+  /** The snapshot served before is handed back to the collector, once no rendering reads it any more. */
+  #replaceLatest(snapshot: TickSnapshot): void {
+    const before = this.#latest;
+    this.#latest = snapshot;
+    if (before !== undefined && !this.#readers.has(before)) this.#collector.release(before);
   }
 
   /** Bytes of Data frames waiting in the subscribers' queues now. */
@@ -441,37 +473,48 @@ export class StatsDaemon {
   async #tick(): Promise<void> {
     const audience = this.#currentAudience();
     const snapshot = await this.#collector.tick(audience.targets);
-    // The metrics endpoint renders a snapshot synchronously: nothing reads the one served before after this.
-    if (this.#latest !== undefined) this.#collector.release(this.#latest);
-    this.#latest = snapshot;
+    this.#replaceLatest(snapshot);
     for (const { vm, why } of snapshot.gone) {
       if (this.registry.removeExact(vm)) this.#logger.info({ vm: vm.name, pid: vm.pid }, `VM process exited (${why}): unregistered`);
     }
-    this.#publish(snapshot, audience);
-    const afterReadsSeconds = (performance.now() - snapshot.readBackAt) / 1000;
-    this.#tickBlocking.observe(Math.max(snapshot.preparingSeconds, afterReadsSeconds));
+    await this.#publish(snapshot, audience);
+    snapshot.slicer.end();
+    this.#tickBlocking.observe(Math.max(snapshot.preparingSeconds, snapshot.slicer.longestMs / 1000));
   }
 
   /**
    * One Data frame per VM, encoded once and handed to every connection that subscribes to it. The frames go
    * into memory of the daemon's own, reused tick after tick once every connection has sent everything: a
    * tick then allocates no memory for them, which would otherwise pile up until the next garbage collection.
+   * Done in the tick's slices: what is encoded by the end of one is sent before the loop goes on.
    */
-  #publish(snapshot: TickSnapshot, audience: Audience): void {
+  async #publish(snapshot: TickSnapshot, audience: Audience): Promise<void> {
     this.#encoder.memory = this.#reusableFrameMemory();
+    const { samples, slicer } = snapshot;
+    for (let from = 0; from < samples.length; ) {
+      if (from > 0) await slicer.next();
+      from = this.#publishSlice(samples, from, audience, slicer);
+    }
+    this.#logger.debug({ vms: samples.length, ms: snapshot.seconds * 1000 }, 'tick');
+  }
+
+  /** Sends the Data of samples[from...] until the slice is over; returns where the next slice starts. */
+  #publishSlice(samples: readonly VmSample[], from: number, audience: Audience, slicer: Slicer): number {
     for (const connection of audience.subscribers) connection.cork();
     try {
-      for (const sample of snapshot.samples) {
+      let i = from;
+      for (; i < samples.length && !(i > from && i % PUBLISH_CHECK_EVERY === 0 && slicer.due()); i++) {
+        const sample = samples[i]!;
         const subscribers = audience.subscribersOf.get(sample.vm);
         // A VM removed while the tick read it has no Data any more.
         if (subscribers === undefined || this.registry.get(sample.vm.name) !== sample.vm) continue;
         const frame = sample.dataFrame(this.#encoder);
         for (const connection of subscribers) connection.sendData(frame);
       }
+      return i;
     } finally {
       for (const connection of audience.subscribers) connection.uncork();
     }
-    this.#logger.debug({ vms: snapshot.samples.length, ms: snapshot.seconds * 1000 }, 'tick');
   }
 
   /** The last tick's frame memory, when none of its frames is still waiting to be sent; else new memory. */

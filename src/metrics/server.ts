@@ -4,12 +4,17 @@ import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { Logger } from '../log/logger.js';
+import { Slicer } from '../loop/slicer.js';
 import {
-  negotiateFormat, parseAcceptList, renderMetricsBytes, type SelfMetrics, type VmSnapshot,
+  negotiateFormat, parseAcceptList, renderMetricsBytesInSlices, type ExpositionFormat, type SelfMetrics, type VmSnapshot,
 } from './exposition.js';
 
 export interface MetricsSource {
-  snapshot(): { vms: Iterable<VmSnapshot>; self: SelfMetrics };
+  /**
+   * What to serve now. The VMs are read while the rendering runs, in slices that let the event loop go on
+   * between them: they stay readable until `done` is called, once the rendering has finished with them.
+   */
+  snapshot(): { vms: Iterable<VmSnapshot>; self: SelfMetrics; done?: () => void };
 }
 
 /**
@@ -77,10 +82,9 @@ interface ServerState {
 async function serveMetrics(state: ServerState, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = process.hrtime.bigint();
   const { format, contentType } = negotiateFormat(req.headers.accept);
-  const { vms, self } = state.source.snapshot();
   const memory = state.renderMemory;
   state.renderMemory = undefined; // a scrape that overlaps this one renders into memory of its own
-  const rendered = renderMetricsBytes(vms, self, format, state.lastScrapeSeconds, memory);
+  const rendered = await renderSnapshot(state, format, memory);
   let body = rendered;
   const uncompressed = body.length;
   if (acceptsGzip(req.headers['accept-encoding'])) {
@@ -93,6 +97,15 @@ async function serveMetrics(state: ServerState, req: IncomingMessage, res: Serve
   res.setHeader('Vary', 'Accept, Accept-Encoding');
   send(state, res, 200, contentType, body);
   state.logger.debug({ format, bytes: uncompressed, seconds: state.lastScrapeSeconds }, 'served metrics');
+}
+
+async function renderSnapshot(state: ServerState, format: ExpositionFormat, memory: Buffer | undefined): Promise<Buffer> {
+  const { vms, self, done } = state.source.snapshot();
+  try {
+    return await renderMetricsBytesInSlices(vms, self, format, state.lastScrapeSeconds, memory, new Slicer());
+  } finally {
+    done?.();
+  }
 }
 
 function send(state: ServerState, res: ServerResponse, status: number, contentType: string, body: Buffer | string) {

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
-  escapeLabelValue, negotiateFormat, renderMetricsBytes, type VmSnapshot,
+  escapeLabelValue, negotiateFormat, renderMetricsBytes, renderMetricsBytesInSlices, type VmSnapshot,
 } from '../../src/metrics/exposition.js';
 import { hypervisorCounters, ifdata, SELF, stats, vm, renderMetrics } from './fixtures.js';
+import { Slicer } from '../../src/loop/slicer.js';
 
 const TEXT = 'text/plain; version=0.0.4; charset=utf-8';
 const OPENMETRICS = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
@@ -292,5 +293,23 @@ describe('renderMetrics, OpenMetrics', () => {
   it('ends with # EOF and nothing after it', () => {
     expect(text.endsWith('vmm_stats_collector_tick_blocking_seconds_count 2\n# EOF\n')).toBe(true);
     expect(text.indexOf('# EOF')).toBe(text.length - '# EOF\n'.length);
+  });
+});
+
+describe('renderMetricsBytesInSlices', () => {
+  const many = Array.from({ length: 3000 }, (_, i) => vm(`tenant.vm${i}`, [ifdata({ name: `tap${i}` })], hypervisorCounters()));
+
+  it('renders the same bytes as at once, in slices between which timers run', async () => {
+    const whole = renderMetricsBytes(many, SELF, 'openmetrics', 0.5);
+    let turns = 0;
+    const counting = setInterval(() => turns++, 0);
+    const slicer = new Slicer(0.5);
+    try {
+      const sliced = await renderMetricsBytesInSlices(many, SELF, 'openmetrics', 0.5, undefined, slicer);
+      expect(sliced.equals(whole)).toBe(true);
+    } finally {
+      clearInterval(counting);
+    }
+    expect(turns).toBeGreaterThan(0);
   });
 });
