@@ -297,7 +297,7 @@ describe('renderMetrics, OpenMetrics', () => {
 });
 
 describe('renderMetricsBytesInSlices', () => {
-  const many = Array.from({ length: 3000 }, (_, i) => vm(`tenant.vm${i}`, [ifdata({ name: `tap${i}` })], hypervisorCounters()));
+  const many = Array.from({ length: 3000 }, (_, i) => vm(`tenant.vm${i}`, [ifdata(`tap${i}`)], hypervisorCounters(3)));
 
   it('renders the same bytes as at once, in slices between which timers run', async () => {
     const whole = renderMetricsBytes(many, SELF, 'openmetrics', 0.5);
