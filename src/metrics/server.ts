@@ -1,5 +1,5 @@
 // The HTTP endpoint Prometheus scrapes: GET /metrics renders the source's latest snapshot.
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
@@ -7,6 +7,7 @@ import type { Logger } from '../log/logger.js';
 import {
   negotiateFormat, parseAcceptList, renderMetricsBytes, type SelfMetrics, type VmSnapshot,
 } from './exposition.js';
+import { createWebServer, DEFAULT_MAX_REQUESTS, type WebOptions } from './web-server.js';
 
 export interface MetricsSource {
   snapshot(): { vms: Iterable<VmSnapshot>; self: SelfMetrics };
@@ -134,12 +135,19 @@ function failed(state: ServerState, res: ServerResponse, err: unknown): void {
   send(state, res, 500, 'text/plain; charset=utf-8', 'Internal error while rendering metrics\n');
 }
 
-/** Serves /metrics (and / linking to it) on host:port; port 0 picks a free port. */
+/** Plain HTTP for anyone, with node_exporter's bound on requests at once. */
+const OPEN_WEB: WebOptions = { configFile: undefined, maxRequests: DEFAULT_MAX_REQUESTS };
+
+/**
+ * Serves /metrics (and / linking to it) on host:port; port 0 picks a free port. `web` puts every path
+ * behind its TLS and auth.
+ */
 export async function startMetricsServer(opts: {
   host: string;
   port: number;
   source: MetricsSource;
   logger: Logger;
+  web?: WebOptions;
 }): Promise<MetricsServer> {
   const state: ServerState = {
     source: opts.source,
@@ -148,7 +156,7 @@ export async function startMetricsServer(opts: {
     closing: false,
     renderMemory: undefined,
   };
-  const server = createServer((req, res) => {
+  const { server, scheme } = createWebServer(opts.web ?? OPEN_WEB, opts.logger, (req, res) => {
     handle(state, req, res).catch((err: unknown) => failed(state, res, err));
   });
   // Requests that do not parse never reach the handler: node answers them (400, 431) and closes.
@@ -161,7 +169,7 @@ export async function startMetricsServer(opts: {
   });
   server.on('error', (err) => opts.logger.error({ err }, 'metrics server error'));
   const { address: host, port } = server.address() as AddressInfo;
-  opts.logger.info({ host, port, url: `http://${host.includes(':') ? `[${host}]` : host}:${port}/metrics` },
+  opts.logger.info({ host, port, url: `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}/metrics` },
     'serving metrics');
   return {
     address: { host, port },
