@@ -24,7 +24,7 @@ export const HEADERS_TIMEOUT_MS = 10_000;
 /** The whole request likewise (a scrape is a GET, so little more than its headers). */
 export const REQUEST_TIMEOUT_MS = 30_000;
 /** A TLS handshake must be done by then. */
-const HANDSHAKE_TIMEOUT_MS = 10_000;
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** A connection on which nothing moves for this long is closed: a client that stopped reading its response. */
 const IDLE_TIMEOUT_MS = 120_000;
 /**
