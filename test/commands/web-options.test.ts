@@ -21,7 +21,6 @@ if (skipReason) console.warn(`skipping the --web-config CLI tests: ${skipReason}
 describe.skipIf(skipReason !== undefined)('vmm-stats daemon and exporter --web-config', () => {
   let dir: string;
   let ca: KeyPair;
-  let server: KeyPair;
 
   /** A web config file in the test's directory. */
   const configFile = (name: string, config: object | string) => {
@@ -35,7 +34,7 @@ describe.skipIf(skipReason !== undefined)('vmm-stats daemon and exporter --web-c
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'vmm-stats-web-cli-'));
     ca = await certificateAuthority(dir, 'ca');
-    server = await issue(dir, 'server', ca, { server: ['DNS:localhost', 'IP:127.0.0.1'] });
+    await issue(dir, 'server', ca, { server: ['DNS:localhost', 'IP:127.0.0.1'] });
   });
   afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
