@@ -246,14 +246,16 @@ export function referencedFiles(settings: WebSettings): string[] {
   return tls === undefined ? [] : [tls.certFile, tls.keyFile, ...(tls.clientCaFile === undefined ? [] : [tls.clientCaFile])];
 }
 
-/** A file's contents, or a WebConfigError naming it (and the key that names it, if any). */
+/**
+ * A file's contents, or a WebConfigError naming the key that names it and the file (the web config file
+ * itself, named by no key, its caller names).
+ */
 export function readBoundedFile(file: string, key?: string): Buffer {
-  const what = key === undefined ? file : `${key} ${file}`;
   try {
     if (statSync(file).size > MAX_FILE_BYTES) throw new Error(`larger than ${MAX_FILE_BYTES} bytes`);
     return readFileSync(file);
   } catch (err) {
-    throw new WebConfigError(`${what}: ${(err as Error).message}`);
+    throw new WebConfigError(`${key === undefined ? '' : `${key} ${file}: `}${(err as Error).message}`);
   }
 }
 
