@@ -11,7 +11,7 @@ export const webOptions = {
     placeholder: 'FILE',
     help:
       "TLS, basic auth and response headers of the metrics endpoint, in the exporter-toolkit's web config format " +
-      '(node_exporter --web.config.file); read again when it or a file it names changes',
+      "(node_exporter's); read again when it or a file it names changes",
   },
   'web-max-requests': {
     type: 'string',
