@@ -123,8 +123,7 @@ function mapping(value: unknown, path: string, known: readonly string[]): Record
   const record = anyMapping(value, path);
   for (const key of Object.keys(record)) {
     const dotted = path === '' ? key : `${path}.${key}`;
-    const unsupported = UNSUPPORTED[dotted];
-    if (unsupported !== undefined) throw new WebConfigError(`${dotted} is not supported: ${unsupported}`);
+    if (Object.hasOwn(UNSUPPORTED, dotted)) throw new WebConfigError(`${dotted} is not supported: ${UNSUPPORTED[dotted]}`);
     if (!known.includes(key)) throw new WebConfigError(`unknown key ${dotted} (known: ${known.join(', ')})`);
   }
   return record;
@@ -137,11 +136,19 @@ function optionalString(record: Record<string, unknown>, key: string, path: stri
   return value;
 }
 
-function oneOf<T>(table: Record<string, T>, text: string | undefined, fallback: T, path: string): T {
-  if (text === undefined) return fallback;
-  const value = table[text];
-  if (value === undefined) throw new WebConfigError(`${path} takes one of ${Object.keys(table).join(', ')}, not ${JSON.stringify(text)}`);
-  return value;
+/** The value `table` gives `text`, or a WebConfigError at `path` listing what it takes. */
+function named<T>(table: Record<string, T>, text: string, path: string): T {
+  // Own keys only: `constructor` is no TLS version.
+  if (!Object.hasOwn(table, text)) throw new WebConfigError(`${path} takes one of ${Object.keys(table).join(', ')}, not ${JSON.stringify(text)}`);
+  return table[text]!;
+}
+
+const CLIENT_AUTH_BY_NAME: Record<string, ClientAuthType> = Object.fromEntries(CLIENT_AUTH_TYPES.map((type) => [type, type]));
+
+/** A string key whose values are `table`'s names, or `fallback` where it is absent. */
+function namedOption<T>(record: Record<string, unknown>, key: string, path: string, table: Record<string, T>, fallback: T): T {
+  const text = optionalString(record, key, path);
+  return text === undefined ? fallback : named(table, text, `${path}.${key}`);
 }
 
 function stringList(value: unknown, path: string): string[] {
@@ -157,7 +164,7 @@ function stringList(value: unknown, path: string): string[] {
  */
 function cipherList(names: string[], path: string): string | undefined {
   if (names.length === 0) return undefined;
-  const tls12 = names.filter((name) => !TLS13_CIPHERS.includes(name)).map((name) => oneOf(TLS12_CIPHERS, name, '', path));
+  const tls12 = names.filter((name) => !TLS13_CIPHERS.includes(name)).map((name) => named(TLS12_CIPHERS, name, path));
   const tls13 = names.filter((name) => TLS13_CIPHERS.includes(name));
   const defaultTls13 = DEFAULT_CIPHERS.split(':').filter((name) => name.startsWith('TLS_'));
   return [...(tls13.length > 0 ? tls13 : defaultTls13), ...tls12].join(':');
@@ -174,20 +181,18 @@ function tlsSettings(value: unknown, directory: string): TlsSettings | undefined
   const keyFile = optionalString(record, 'key_file', path);
   if (certFile === undefined) throw new WebConfigError(`${path}.cert_file is missing`);
   if (keyFile === undefined) throw new WebConfigError(`${path}.key_file is missing`);
-  const clientAuthText = optionalString(record, 'client_auth_type', path);
-  const clientAuth = oneOf(Object.fromEntries(CLIENT_AUTH_TYPES.map((type) => [type, type])), clientAuthText, 'NoClientCert',
-    `${path}.client_auth_type`);
+  const clientAuth = namedOption(record, 'client_auth_type', path, CLIENT_AUTH_BY_NAME, 'NoClientCert');
   const clientCaFile = optionalString(record, 'client_ca_file', path);
   if (clientCaFile !== undefined && clientAuth === 'NoClientCert') {
     throw new WebConfigError(`${path}.client_ca_file is given but client_auth_type is NoClientCert: no client certificate would be asked for`);
   }
-  const minVersion = oneOf(TLS_VERSIONS, optionalString(record, 'min_version', path), 'TLSv1.2', `${path}.min_version`);
-  const maxVersion = oneOf(TLS_VERSIONS, optionalString(record, 'max_version', path), 'TLSv1.3', `${path}.max_version`);
+  const minVersion = namedOption(record, 'min_version', path, TLS_VERSIONS, 'TLSv1.2');
+  const maxVersion = namedOption(record, 'max_version', path, TLS_VERSIONS, 'TLSv1.3');
   if (VERSION_ORDER.indexOf(minVersion) > VERSION_ORDER.indexOf(maxVersion)) throw new WebConfigError(`${path}.min_version is above max_version`);
   const prefer = record.prefer_server_cipher_suites;
   if (prefer !== undefined && typeof prefer !== 'boolean') throw new WebConfigError(`${path}.prefer_server_cipher_suites must be true or false`);
   const curves = stringList(record.curve_preferences, `${path}.curve_preferences`)
-    .map((name) => oneOf(CURVES, name, '', `${path}.curve_preferences`));
+    .map((name) => named(CURVES, name, `${path}.curve_preferences`));
   return {
     certFile: resolve(directory, certFile),
     keyFile: resolve(directory, keyFile),

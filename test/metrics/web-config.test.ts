@@ -44,6 +44,8 @@ describe('parseWebSettings', () => {
     ['tls_server_config: {cert_file: a}', 'tls_server_config.key_file is missing'],
     ['tls_server_config: {cert_file: a, key_file: b, min_version: TLS13, max_version: TLS12}', 'min_version is above max_version'],
     ['tls_server_config: {cert_file: a, key_file: b, min_version: TLS14}', 'min_version takes one of TLS10, TLS11, TLS12, TLS13'],
+    ['tls_server_config: {cert_file: a, key_file: b, max_version: constructor}', 'max_version takes one of TLS10'],
+    ['toString: 1', 'unknown key toString'],
     ['tls_server_config: {cert_file: a, key_file: b, client_ca_file: c}', 'client_ca_file is given but client_auth_type is NoClientCert'],
     ['tls_server_config: {cert_file: a, key_file: b, curve_preferences: [CurveP224]}', 'curve_preferences takes one of'],
     ['tls_server_config: {cert_file: a, key_file: b, prefer_server_cipher_suites: maybe}', 'must be true or false'],
