@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { startMetricsServer, type MetricsServer, type MetricsSource } from '../../src/metrics/server.js';
 import { WebConfigFile } from '../../src/metrics/web-config-file.js';
-import { HANDSHAKE_TIMEOUT_MS, HEADERS_TIMEOUT_MS } from '../../src/metrics/web-server.js';
+import { HANDSHAKE_TIMEOUT_MS, HEADERS_TIMEOUT_MS, REQUEST_TIMEOUT_MS } from '../../src/metrics/web-server.js';
 import { certificateAuthority, issue, openssl, type KeyPair } from '../helpers/certificates.js';
 import { curl, curlBinary } from '../helpers/curl.js';
 import { findTool, waitFor } from '../helpers/prometheus.js';
@@ -274,17 +274,17 @@ describe.skipIf(skipReason !== undefined)('the bound on requests at once', () =>
 });
 
 /**
- * Connects and sends `request` a byte a second; resolves when the server closes the connection, with what it
- * answered, how many bytes had gone, and after how many seconds.
+ * Connects, sends `head` at once and then `trickled` a byte a second; resolves when the server closes the
+ * connection, with what it answered, how many bytes of `trickled` had gone, and after how many seconds.
  */
-function trickle(port: number, request: string): Promise<{ answer: string; sent: number; seconds: number }> {
+function trickle(port: number, head: string, trickled: string): Promise<{ answer: string; sent: number; seconds: number }> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
+    const socket = connect(port, '127.0.0.1', () => socket.write(head));
     let answer = '';
     let sent = 0;
     const timer = setInterval(() => {
-      if (sent < request.length && !socket.destroyed) socket.write(request[sent++]!);
+      if (sent < trickled.length && !socket.destroyed) socket.write(trickled[sent++]!);
     }, 1000);
     socket.on('data', (chunk) => (answer += chunk.toString('latin1')));
     socket.on('close', () => {
@@ -316,16 +316,23 @@ describe('clients too slow to send a request', () => {
     if (pki) rmSync(pki.dir, { recursive: true, force: true });
   });
 
-  it('drops a client that sends its header a byte a second, and one that never does its TLS handshake, after their timeouts', async () => {
-    const request = 'GET /metrics HTTP/1.1\r\nHost: metrics.test\r\nUser-Agent: a byte a second\r\n\r\n';
-    const [slowHeader, silentTls] = await Promise.all([
-      trickle(plain.address.port, request),
-      tls && trickle(tls.address.port, ''),
+  it('drops a client that sends its header or its body a byte a second, and one that never does its TLS handshake', async () => {
+    const header = 'GET /metrics HTTP/1.1\r\nHost: metrics.test\r\nUser-Agent: a byte a second\r\n\r\n';
+    const body = 'x'.repeat(100);
+    const [slowHeader, slowBody, silentTls] = await Promise.all([
+      trickle(plain.address.port, '', header),
+      trickle(plain.address.port, `POST /metrics HTTP/1.1\r\nHost: metrics.test\r\nContent-Length: ${body.length}\r\n\r\n`, body),
+      tls && trickle(tls.address.port, '', ''),
     ]);
-    expect(slowHeader.sent).toBeLessThan(request.length);
+    expect(slowHeader.sent).toBeLessThan(header.length);
     expect(slowHeader.answer).toMatch(/^HTTP\/1\.1 408 /);
     expect(slowHeader.seconds).toBeGreaterThanOrEqual(HEADERS_TIMEOUT_MS / 1000 - 0.5);
     expect(slowHeader.seconds).toBeLessThan(HEADERS_TIMEOUT_MS / 1000 + 3);
+    // Answered at once (405: a scrape is a GET), then dropped once the request has taken too long.
+    expect(slowBody.sent).toBeLessThan(body.length);
+    expect(slowBody.answer).toMatch(/^HTTP\/1\.1 405 [^]*HTTP\/1\.1 408 /);
+    expect(slowBody.seconds).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS / 1000 - 0.5);
+    expect(slowBody.seconds).toBeLessThan(REQUEST_TIMEOUT_MS / 1000 + 3);
     if (silentTls === undefined) {
       console.warn(`skipping the TLS handshake timeout check: ${skipReason}`);
       return;
@@ -333,5 +340,5 @@ describe('clients too slow to send a request', () => {
     expect(silentTls.answer).toBe('');
     expect(silentTls.seconds).toBeGreaterThanOrEqual(HANDSHAKE_TIMEOUT_MS / 1000 - 0.5);
     expect(silentTls.seconds).toBeLessThan(HANDSHAKE_TIMEOUT_MS / 1000 + 3);
-  }, 30_000);
+  }, REQUEST_TIMEOUT_MS + 20_000);
 });
