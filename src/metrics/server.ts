@@ -3,11 +3,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
+import { createWebServer, DEFAULT_MAX_REQUESTS, type WebOptions } from './web-server.js';
 import type { Logger } from '../log/logger.js';
 import {
   negotiateFormat, parseAcceptList, renderMetricsBytes, type SelfMetrics, type VmSnapshot,
 } from './exposition.js';
-import { createWebServer, DEFAULT_MAX_REQUESTS, type WebOptions } from './web-server.js';
 
 export interface MetricsSource {
   snapshot(): { vms: Iterable<VmSnapshot>; self: SelfMetrics };
@@ -22,6 +22,8 @@ export const DEFAULT_METRICS_PORT = 9947;
 
 /** Loopback by default: VM names and traffic are the host's business until its operator opens them up. */
 export const DEFAULT_METRICS_HOST = '127.0.0.1';
+
+const OPEN_WEB: WebOptions = { configFile: undefined, maxRequests: DEFAULT_MAX_REQUESTS };
 
 /**
  * `HOST:PORT`, `[IPV6]:PORT`, `:PORT` (every IPv4 interface) or `HOST` (the default port), as `--metrics` and
@@ -135,18 +137,13 @@ function failed(state: ServerState, res: ServerResponse, err: unknown): void {
   send(state, res, 500, 'text/plain; charset=utf-8', 'Internal error while rendering metrics\n');
 }
 
-/** Plain HTTP for anyone, with node_exporter's bound on requests at once. */
-const OPEN_WEB: WebOptions = { configFile: undefined, maxRequests: DEFAULT_MAX_REQUESTS };
-
-/**
- * Serves /metrics (and / linking to it) on host:port; port 0 picks a free port. `web` puts every path
- * behind its TLS and auth.
- */
+/** Serves /metrics (and / linking to it) on host:port; port 0 picks a free port. */
 export async function startMetricsServer(opts: {
   host: string;
   port: number;
   source: MetricsSource;
   logger: Logger;
+  /** TLS, auth and limits for every path; by default plain HTTP for anyone, with node_exporter's bound. */
   web?: WebOptions;
 }): Promise<MetricsServer> {
   const state: ServerState = {
