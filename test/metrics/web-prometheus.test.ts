@@ -1,5 +1,6 @@
 // A real Prometheus scrapes the endpoint the way one on another machine would: over TLS, checking the
-// certificate against its CA and the server's name, with basic auth; and another with a client certificate.
+// certificate against its CA and the server's name, with basic auth; another with a client certificate; and
+// one with a wrong password, which the endpoint turns away.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,21 +30,27 @@ describe.skipIf(skipReason !== undefined)('a real Prometheus scraping the endpoi
   let servers: MetricsServer[] = [];
   let proms: PrometheusServer[] = [];
 
-  /** Serves `config` (a web config) on a loopback port, and a Prometheus scraping it with `scrape`. */
-  async function scrapedBy(name: string, config: object, scrape: (server: MetricsServer) => string[]) {
+  /** Serves `config` (a web config) on a loopback port. */
+  async function serving(name: string, config: object): Promise<MetricsServer> {
     const file = join(dir, `${name}.yml`);
     writeFileSync(file, stringify(config));
     const server = await startMetricsServer({
       host: '127.0.0.1', port: 0, source, logger, web: { configFile: WebConfigFile.open(file, logger), maxRequests: 40 },
     });
     servers.push(server);
-    const prom = await startPrometheus(prometheus!, `127.0.0.1:${server.address.port}`, { scrape: scrape(server) });
+    return server;
+  }
+
+  /** A Prometheus scraping `server` over https with these lines of scrape config more. */
+  async function scraping(server: MetricsServer, scrape: string[]): Promise<PrometheusServer> {
+    const prom = await startPrometheus(prometheus!, `127.0.0.1:${server.address.port}`, { scrape: ['scheme: https', ...scrape] });
     proms.push(prom);
     return prom;
   }
 
   let withPassword: PrometheusServer;
   let withClientCert: PrometheusServer;
+  let withWrongPassword: PrometheusServer;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'vmm-stats-web-prom-'));
@@ -51,17 +58,22 @@ describe.skipIf(skipReason !== undefined)('a real Prometheus scraping the endpoi
     const [server, client]: KeyPair[] = await Promise.all([
       issue(dir, 'server', ca, { server: [`DNS:${SERVER_NAME}`] }), issue(dir, 'prometheus', ca, 'client'),
     ]);
-    const tlsConfig = `tls_config: {ca_file: '${ca.cert}', server_name: '${SERVER_NAME}'`;
-    [withPassword, withClientCert] = await Promise.all([
-      scrapedBy('password', {
+    const [passwordServer, clientCertServer] = await Promise.all([
+      serving('password', {
         tls_server_config: { cert_file: server.cert, key_file: server.key },
         basic_auth_users: { prometheus: hashSync(PASSWORD, 10) },
-      }, () => ['scheme: https', `basic_auth: {username: prometheus, password: '${PASSWORD}'}`, `${tlsConfig}}`]),
-      scrapedBy('client-cert', {
+      }),
+      serving('client-cert', {
         tls_server_config: {
           cert_file: server.cert, key_file: server.key, client_auth_type: 'RequireAndVerifyClientCert', client_ca_file: ca.cert,
         },
-      }, () => ['scheme: https', `${tlsConfig}, cert_file: '${client.cert}', key_file: '${client.key}'}`]),
+      }),
+    ]);
+    const tlsConfig = `tls_config: {ca_file: '${ca.cert}', server_name: '${SERVER_NAME}'`;
+    [withPassword, withClientCert, withWrongPassword] = await Promise.all([
+      scraping(passwordServer, [`basic_auth: {username: prometheus, password: '${PASSWORD}'}`, `${tlsConfig}}`]),
+      scraping(clientCertServer, [`${tlsConfig}, cert_file: '${client.cert}', key_file: '${client.key}'}`]),
+      scraping(passwordServer, ["basic_auth: {username: prometheus, password: 'guessed'}", `${tlsConfig}}`]),
     ]);
   }, 60_000);
 
@@ -86,5 +98,14 @@ describe.skipIf(skipReason !== undefined)('a real Prometheus scraping the endpoi
     const [cpu] = await prom().query<InstantSample>('vmm_stats_vm_cpu_user_seconds_total');
     expect(cpu?.metric.vm).toBe('tenant.web');
     expect(Number(cpu?.value[1])).toBe(12.5);
+  });
+
+  it('sees the target down, with 401, when its password is wrong', async () => {
+    const [target] = await waitFor('a failed scrape', async () => {
+      const targets = await withWrongPassword.targets();
+      return targets[0]?.health === 'down' ? targets : undefined;
+    });
+    expect(target?.lastError).toContain('401');
+    expect(await withWrongPassword.query('vmm_stats_vm_cpu_user_seconds_total')).toEqual([]);
   });
 });
