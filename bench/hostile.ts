@@ -100,7 +100,7 @@ class Harness {
   ): Promise<LoadResult> {
     log(load);
     const vm = this.fleet[0]!;
-    const probe = new RoundTrips(daemon.socketPath, { name: vm.labels, pid: vm.pid, taps: vm.taps }, client);
+    const probe = new RoundTrips(daemon.socketPath, { kind: 'stats.add', name: vm.labels, pid: vm.pid, taps: vm.taps }, client);
     const watch = new PeakWatch(daemon.pid);
     probe.start();
     const detail = await run();
@@ -203,7 +203,7 @@ async function run(options: Options, cleanup: Cleanup): Promise<void> {
   cleanup.defer('removing the temporary directory', () => rmSync(dir, { recursive: true, force: true }));
   const harness = new Harness(cleanup, dir);
   log(`creating ${options.vms} VM stand-ins`);
-  harness.fleet = await createFleet(options.vms, harness.cleanup);
+  harness.fleet = await createFleet(options.vms, 1, harness.cleanup);
   const daemon = await startDaemon(harness.dir, { profile: false, options: [] }, harness.cleanup,
     ['--max-connections', '25000', '--max-vms', String(options.vms + options.adds + 100_000)]);
   await harness.register(daemon);

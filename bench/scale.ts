@@ -8,10 +8,12 @@ import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { withCleanup, type Cleanup } from './scale/cleanup.js';
-import { countLinks, createFleet, MARKER, sweepLeftovers, type VmStandIn } from './scale/fleet.js';
+import { countLinks, createFleet, MARKER, sweepLeftovers, tenantPrefix, type VmStandIn } from './scale/fleet.js';
 import { buildFloor, startFloor } from './scale/floor.js';
 import { runPhase, type PhaseResult, type Targets } from './scale/measure.js';
-import { commandLine, parseOptions, usage, type Options } from './scale/options.js';
+import { FanOut } from './scale/fan-out.js';
+import { commandLine, parseOptions, PHASES, TENANTS, usage, type Options } from './scale/options.js';
+import { ResponsivenessProbe, type Responsiveness } from './scale/responsiveness.js';
 import { formatProfile, summariseProfile } from './scale/profile.js';
 import { formatSummary, summarise, type FloorResult, type Phases, type RunInfo } from './scale/report.js';
 import { startDaemon, startNodeExporter, startProcessExporter } from './scale/services.js';
@@ -100,21 +102,26 @@ async function run(options: Options, cleanup: Cleanup): Promise<void> {
   const floorProgram = buildFloor(dir);
 
   log(`creating ${options.vms} VM stand-ins and ${options.vms * TAPS_PER_VM} taps`);
-  const fleet = await createFleet(options.vms, cleanup);
-  const daemon = await startDaemon(dir, { profile: options.profile, options: options.nodeOptions }, cleanup);
+  const fleet = await createFleet(options.vms, TENANTS, cleanup);
+  const daemon = await startDaemon(dir, { profile: options.profile, options: options.nodeOptions }, cleanup, ['--interval', String(options.interval)]);
+  // Kept out of the temporary directory, for whatever the run ends in.
+  const keptLog = join(tmpdir(), `vmm-stats-scale-${options.vms}.log`);
+  cleanup.defer(`keeping the daemon's log as ${keptLog}`, () => copyFileSync(daemon.logPath, keptLog));
   const peers = [await startProcessExporter(dir, cleanup), await startNodeExporter(dir, cleanup)];
   const registerSeconds = await register(daemon.socketPath, fleet);
   log(`registered ${options.vms} VMs in ${registerSeconds.toFixed(2)} s; warming up for ${options.warmupSeconds} s, subscribed`);
   await withSubscriber(daemon.socketPath, () => sleep(options.warmupSeconds));
 
   const links = countLinks();
-  const phaseSeconds = Math.floor(options.seconds / (3 * options.rounds));
-  const phases: Phases = { subscribed: [], scraped: [], peers: [] };
+  const phaseSeconds = Math.floor(options.seconds / (PHASES * options.rounds));
+  const phases: Phases = { subscribed: [], fanOut: [], scraped: [], peers: [] };
+  const probe = options.probeEveryMs === 0 ? undefined : await ResponsivenessProbe.start(daemon.socketPath, options.probeEveryMs);
+  const tenants = Array.from({ length: Math.min(TENANTS, options.vms) }, (_, t) => tenantPrefix(t));
   const floors: FloorResult[] = [];
   const targets: Omit<Targets, 'dataFrames'> = { daemon, peers, origin: performance.now() };
   for (let round = 1; round <= options.rounds; round++) {
     const of = `round ${round}/${options.rounds}, phase`;
-    log(`${of} 1/3, ${phaseSeconds} s: subscribed to every VM, no scrapes; the C floor reads the same pids and taps meanwhile`);
+    log(`${of} 1/4, ${phaseSeconds} s: subscribed to every VM, no scrapes; the C floor reads the same pids and taps meanwhile`);
     await withSubscriber(daemon.socketPath, async (subscriber) => {
       const [subscribed, floor] = await Promise.all([
         runPhase({ name: 'subscribed', seconds: phaseSeconds, scrape: [] }, { ...targets, dataFrames: () => subscriber.dataFrames }),
@@ -123,16 +130,28 @@ async function run(options: Options, cleanup: Cleanup): Promise<void> {
       phases.subscribed.push(subscribed);
       floors.push(floor);
     });
+    log(`${of} 2/4, ${phaseSeconds} s: fan-out, ${options.subscribers} connections each subscribed to one of ${tenants.length} tenants`);
+    const fanOut = await FanOut.open(daemon.socketPath, tenants, options.subscribers);
+    try {
+      phases.fanOut.push(await runPhase({ name: 'fan-out', seconds: phaseSeconds, scrape: [] }, { ...targets, dataFrames: () => fanOut.dataFrames }));
+    } finally {
+      await fanOut.close();
+    }
     const unsubscribed = { ...targets, dataFrames: () => 0 };
-    log(`${of} 2/3, ${phaseSeconds} s: nobody subscribed, our /metrics scraped once a second`);
+    log(`${of} 3/4, ${phaseSeconds} s: nobody subscribed, our /metrics scraped once a second`);
     phases.scraped.push(await runPhase({ name: 'scraped', seconds: phaseSeconds, scrape: [daemon] }, unsubscribed));
-    log(`${of} 3/3, ${phaseSeconds} s: nobody subscribed, ${peers.map((p) => p.name).join(' and ')} scraped in turn`);
+    log(`${of} 4/4, ${phaseSeconds} s: nobody subscribed, ${peers.map((p) => p.name).join(' and ')} scraped in turn`);
     phases.peers.push(await runPhase({ name: 'peers', seconds: phaseSeconds, scrape: peers }, unsubscribed));
   }
 
+  const responsiveness: Responsiveness | undefined = await probe?.stop();
   await daemon.stop();
   const info: RunInfo = {
     vms: options.vms,
+    intervalSeconds: options.interval,
+    subscribers: options.subscribers,
+    tenants: tenants.length,
+    probeEveryMs: options.probeEveryMs,
     tapsPerVm: TAPS_PER_VM,
     rounds: options.rounds,
     phaseSeconds,
@@ -143,7 +162,7 @@ async function run(options: Options, cleanup: Cleanup): Promise<void> {
     machine: machine(),
     command: `npm run bench:scale -- ${process.argv.slice(2).join(' ')}`,
   };
-  const summary = summarise(info, floors, phases);
+  const summary = summarise(info, floors, phases, responsiveness);
   const windows = Object.entries(phases).map(([name, results]: [string, PhaseResult[]]) => ({
     name,
     ranges: results.map((phase) => phase.window),

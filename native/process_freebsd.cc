@@ -58,8 +58,13 @@ int ReadProcess(pid_t pid, ProcessUsage* out) {
 
 int SampleProcess(pid_t pid, ProcessUsage* out) {
   int error = 0;
-  SampleProcesses(&pid, 1, out, &error);
+  SampleProcessesOnce(&pid, 1, out, &error);
   return error;
+}
+
+// Nothing is kept between calls here: a one-off question is answered as a tick's.
+void SampleProcessesOnce(const pid_t* pids, size_t count, ProcessUsage* out, int* errors) {
+  SampleProcesses(pids, count, out, errors);
 }
 
 // kern.proc.pid answers one pid per sysctl; the boot time is read once before and once after them all, so

@@ -44,6 +44,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <mutex>
 #include <string_view>
 #include <vector>
 
@@ -330,6 +331,10 @@ enum class Source { kTaskstats, kProcfs };
 class ProcessReader {
  public:
   void Sample(const pid_t* pids, size_t count, ProcessUsage* out, int* errors);
+  // Closes the files kept for these pids.
+  void Forget(const pid_t* pids, size_t count) {
+    for (size_t i = 0; i < count; i++) files_.Forget(pids[i]);
+  }
 
  private:
   int ReadProcfs(pid_t pid, Source source, ProcessUsage* out);
@@ -429,21 +434,28 @@ int ProcessReader::ReadFiles(pid_t pid, ProcFiles* files, Source source, Process
   return 0;
 }
 
-// One per thread: Node's worker threads may load the addon too, and a netlink socket is not to be shared.
-ProcessReader& Reader() {
-  thread_local ProcessReader reader;
-  return reader;
-}
-
 }  // namespace
 
+// The ticks' reader, whichever thread of libuv's pool runs a tick's pass: one set of kept /proc files,
+// not one per thread (four times the descriptors, past the open-files limit at 10,000 VMs). Never
+// destroyed, so that a pass still running at exit does not find it gone.
 void SampleProcesses(const pid_t* pids, size_t count, ProcessUsage* out, int* errors) {
-  Reader().Sample(pids, count, out, errors);
+  static std::mutex* mutex = new std::mutex();
+  static ProcessReader* reader = new ProcessReader();
+  std::lock_guard<std::mutex> lock(*mutex);
+  reader->Sample(pids, count, out, errors);
+}
+
+// One per thread, as a netlink socket is not to be shared; what it opened for the pids is closed after.
+void SampleProcessesOnce(const pid_t* pids, size_t count, ProcessUsage* out, int* errors) {
+  thread_local ProcessReader reader;
+  reader.Sample(pids, count, out, errors);
+  reader.Forget(pids, count);
 }
 
 int SampleProcess(pid_t pid, ProcessUsage* out) {
   int error = 0;
-  SampleProcesses(&pid, 1, out, &error);
+  SampleProcessesOnce(&pid, 1, out, &error);
   return error;
 }
 

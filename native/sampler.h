@@ -39,10 +39,16 @@ struct ProcessUsage {
 };
 constexpr size_t kProcessUsageFields = sizeof(ProcessUsage) / sizeof(uint64_t);
 
+// One pid, as SampleProcessesOnce.
 int SampleProcess(pid_t pid, ProcessUsage* out);
 // Many pids in one call, so that a platform can batch its kernel requests: fills out[i] and errors[i]
-// (0 or an errno) for each pid. A platform with nothing to batch answers it with a loop of SampleProcess.
+// (0 or an errno) for each pid. For the ticks: what a platform keeps between calls to make the next one
+// cheaper (Linux: each pid's open /proc files) is kept once for all of them, whichever thread calls; calls
+// come one at a time.
 void SampleProcesses(const pid_t* pids, size_t count, ProcessUsage* out, int* errors);
+// The same for a one-off question (a registration's check, a command), from the calling thread: it keeps
+// nothing of the pids it asked about, so that ten thousand registrations hold no descriptors after.
+void SampleProcessesOnce(const pid_t* pids, size_t count, ProcessUsage* out, int* errors);
 
 // The seed's ifdata record without its name, in its field order (src/wire/layouts.ts, checked as above).
 struct InterfaceCounters {

@@ -49,7 +49,7 @@ function findCycle(graph: Map<string, string[]>): string[] | undefined {
 }
 
 /** The parts, lowest first: a part may import its own modules and those of the parts listed before it. */
-const LAYERS = [['vm'], ['wire', 'log'], ['sampler'], ['collector', 'client', 'metrics'], ['daemon', 'exporter', 'top'], ['commands'], ['cli.ts']];
+const LAYERS = [['vm'], ['wire', 'log'], ['sampler'], ['collector', 'client', 'metrics'], ['daemon', 'exporter', 'influx', 'top'], ['commands'], ['cli.ts']];
 
 function layerOf(module: string): number {
   const part = module.split('/')[0]!;

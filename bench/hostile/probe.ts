@@ -2,21 +2,23 @@
 // client's Add takes to be answered, and the daemon's memory and descriptors.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { StatsClient } from '../../src/client/client.js';
+import { StatsClient, type StatsRequest } from '../../src/client/client.js';
+import type { Unsent } from '../../src/wire/messages.js';
 
 /**
- * A new client every `everyMs`: connect, Add a VM that is already registered, read the reply, close. With
- * `client`, that connection asks instead, as a client that was there before the load came.
+ * A new client every `everyMs`: connect, send the request (an Add of a VM that is already registered, say),
+ * read the reply, close. With `client`, that connection asks instead, as a client that was there before the
+ * load came.
  */
 export class RoundTrips {
   readonly #socketPath: string;
-  readonly #request: { name: string[]; pid: number; taps: string[] };
+  readonly #request: Unsent<StatsRequest>;
   readonly #client: StatsClient | undefined;
   readonly millis: number[] = [];
   failures = 0;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(socketPath: string, request: { name: string[]; pid: number; taps: string[] }, client?: StatsClient) {
+  constructor(socketPath: string, request: Unsent<StatsRequest>, client?: StatsClient) {
     this.#socketPath = socketPath;
     this.#request = request;
     this.#client = client;
@@ -36,7 +38,7 @@ export class RoundTrips {
     try {
       const client = this.#client ?? (await StatsClient.connect(this.#socketPath));
       try {
-        const reply = await client.request({ kind: 'stats.add', ...this.#request });
+        const reply = await client.request(this.#request);
         if (reply.kind !== 'success') this.failures++;
       } finally {
         if (client !== this.#client) client.close();

@@ -35,7 +35,8 @@ function ipBatch(commands: string[], force = false): void {
 }
 
 function linkNames(...filter: string[]): string[] {
-  const listing = execFileSync('ip', ['-o', 'link', 'show', ...filter], { encoding: 'utf8' });
+  // 20,000 links list in some 4 MB.
+  const listing = execFileSync('ip', ['-o', 'link', 'show', ...filter], { encoding: 'utf8', maxBuffer: 256 * 2 ** 20 });
   return listing.split('\n').flatMap((line) => {
     const name = /^\d+: ([^:@]+)[:@]/.exec(line)?.[1];
     return name === undefined ? [] : [name];
@@ -120,8 +121,17 @@ function startStandIn(): ChildProcess {
   return spawn('sleep', ['infinity'], { argv0: STAND_IN_ARGV0, stdio: 'ignore' });
 }
 
-/** Creates `count` stand-ins with two taps each; the cleanup kills them and deletes the taps. */
-export async function createFleet(count: number, cleanup: Cleanup): Promise<VmStandIn[]> {
+/** The VM name prefix of tenant `t`. */
+export function tenantPrefix(t: number): string[] {
+  return ['scale', `tenant${t}`];
+}
+
+/**
+ * Creates `count` stand-ins with two taps each, in `tenants` tenants of consecutive VMs (so that a
+ * tenant's Data frames lie together in the daemon's memory, as they do for VMs registered together); the
+ * cleanup kills them and deletes the taps.
+ */
+export async function createFleet(count: number, tenants: number, cleanup: Cleanup): Promise<VmStandIn[]> {
   const taps = Array.from({ length: count }, (_, i) => tapNames(i));
   cleanup.defer('deleting the taps', deleteTaps);
   createTaps(taps.flat());
@@ -130,5 +140,6 @@ export async function createFleet(count: number, cleanup: Cleanup): Promise<VmSt
   // All forked first, then awaited: awaiting each in turn is three times slower.
   for (let i = 0; i < count; i++) children.push(startStandIn());
   await Promise.all(children.map((child) => once(child, 'spawn')));
-  return children.map((child, i) => ({ labels: ['scale', `vm${i}`], pid: child.pid!, taps: taps[i]! }));
+  const tenantOf = (i: number) => Math.floor((i * Math.min(tenants, count)) / count);
+  return children.map((child, i) => ({ labels: [...tenantPrefix(tenantOf(i)), `vm${i}`], pid: child.pid!, taps: taps[i]! }));
 }

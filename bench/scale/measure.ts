@@ -17,6 +17,11 @@ export interface TickTotals {
   ticks: number;
   /** Sum of the ticks' wall times, as the daemon measures them (sampling, without publishing). */
   seconds: number;
+  /**
+   * The daemon's histogram of the longest stretch each tick held its event loop: [upper bound in seconds,
+   * ticks at or below it], ascending, +Inf last.
+   */
+  blocking: [number, number][];
 }
 
 export interface PhaseResult {
@@ -36,6 +41,8 @@ export interface PhaseResult {
   harnessSeconds: number;
   /** The phase's CPU window on the monotonic clock, in microseconds: a CPU profile's time base. */
   window: { fromUs: number; toUs: number };
+  /** The same on the wall clock, in ms since the epoch: the responsiveness probe's time base. */
+  epoch: { fromMs: number; toMs: number };
 }
 
 export interface Targets {
@@ -61,7 +68,18 @@ async function readTickTotals(daemon: Service): Promise<TickTotals> {
     if (match === null) throw new Error(`the daemon's /metrics has no tick_duration_seconds_${suffix}`);
     return Number(match[1]);
   };
-  return { ticks: read('count'), seconds: read('sum') };
+  const blocking = [...text.matchAll(/^vmm_stats_collector_tick_blocking_seconds_bucket\{le="([^"]+)"\} (\S+)$/gm)]
+    .map(([, le, count]): [number, number] => [le === '+Inf' ? Infinity : Number(le), Number(count)]);
+  if (blocking.length === 0) throw new Error("the daemon's /metrics has no tick_blocking_seconds histogram");
+  return { ticks: read('count'), seconds: read('sum'), blocking };
+}
+
+function tickDelta(before: TickTotals, after: TickTotals): TickTotals {
+  return {
+    ticks: after.ticks - before.ticks,
+    seconds: after.seconds - before.seconds,
+    blocking: after.blocking.map(([le, count], i) => [le, count - before.blocking[i]![1]]),
+  };
 }
 
 function cpuOfAll(targets: Targets): Record<string, CpuTimes> {
@@ -79,6 +97,7 @@ export async function runPhase(spec: PhaseSpec, targets: Targets): Promise<Phase
   const machineBefore = readMachineBusySeconds();
   const harnessBefore = process.cpuUsage();
   const fromUs = monotonicMicroseconds();
+  const epochFrom = Date.now();
   const start = performance.now();
   const end = start + spec.seconds * 1000;
   for (let slot = 0; start + slot * 1000 < end; ) {
@@ -91,6 +110,7 @@ export async function runPhase(spec: PhaseSpec, targets: Targets): Promise<Phase
   await sleep(end - performance.now());
   const cpuAfter = cpuOfAll(targets);
   const toUs = monotonicMicroseconds();
+  const epochTo = Date.now();
   const machineBusySeconds = readMachineBusySeconds() - machineBefore;
   const harness = process.cpuUsage(harnessBefore);
   const wallSeconds = (performance.now() - start) / 1000;
@@ -101,7 +121,8 @@ export async function runPhase(spec: PhaseSpec, targets: Targets): Promise<Phase
     spec,
     wallSeconds,
     cpu,
-    ticks: { ticks: ticksAfter.ticks - ticksBefore.ticks, seconds: ticksAfter.seconds - ticksBefore.seconds },
+    ticks: tickDelta(ticksBefore, ticksAfter),
+    epoch: { fromMs: epochFrom, toMs: epochTo },
     scrapes,
     memory,
     dataFrames: framesAfter - framesBefore,

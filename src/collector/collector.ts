@@ -7,15 +7,15 @@ import type { Logger } from '../log/logger.js';
 import {
   ifDataAt,
   InterfaceSampler,
-  openVmmDevice,
   processError,
   processSampleAt,
   SampleRows,
-  sampleProcessRows,
+  sampleProcessRowsInBackground,
   INTERFACE_ROW_FIELDS,
   SamplerError,
   START_TIME_FIELD,
-  type VmmDevice,
+  VmmReader,
+  type VmmReading,
 } from '../sampler/sampler.js';
 import { VmmDeviceNames } from '../sampler/vmm-device-name.js';
 import type { RegisteredVm } from '../vm/vm.js';
@@ -115,6 +115,13 @@ export interface TickSnapshot {
   readonly gone: readonly GoneVm[];
   /** Wall time of the tick, in seconds. */
   readonly seconds: number;
+  /** Seconds the tick ran on the JavaScript thread before its reads went off it. */
+  readonly preparingSeconds: number;
+  /**
+   * performance.now() when the reads were back: from then on the tick runs on the JavaScript thread again,
+   * and its owner's work on the snapshot (encoding, sending) continues the same stretch.
+   */
+  readonly readBackAt: number;
 }
 
 export interface CollectorOptions {
@@ -185,11 +192,25 @@ function readTaps(all: TapRows, rows: readonly number[], sampled: SampleRows): T
 
 /** A VM's hypervisor counters: opened lazily, retried for a few ticks, then given up with one log line. */
 interface VmmState {
-  device: VmmDevice | undefined;
+  reader: VmmReader | undefined;
   failedOpens: number;
   /** The descriptions of the last read, shared by every read that has the same. */
   descriptions: readonly string[];
 }
+
+/**
+ * Promise.all, but settled only once every promise has: a pass that failed must not let the tick end (and
+ * the rows or readers be reused or closed) while the others still run.
+ */
+async function settledAll<T extends readonly unknown[]>(promises: T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((result) => result.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+  return results.map((result) => (result as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<T[K]> };
+}
+
+/** A VM whose counters a tick reads, and the reader that reads them. */
+type DueVmm = [vm: RegisteredVm, reader: VmmReader, state: VmmState];
 
 /** The device's pairs as counters, with the descriptions of the VM's last read when they are the same. */
 function countersOf(state: VmmState, pairs: readonly VmmCounter[]): VmmCounters {
@@ -200,20 +221,26 @@ function countersOf(state: VmmState, pairs: readonly VmmCounter[]): VmmCounters 
   return { descriptions: state.descriptions, values: pairs.map(([, value]) => value) };
 }
 
-/** Samples VMs when asked; keeps what outlives a tick (the netlink socket, the VMs' hypervisor devices). */
+/**
+ * Samples VMs when asked; keeps what outlives a tick (the netlink sockets, the VMs' hypervisor devices). A
+ * tick's reads run off the JavaScript thread, so that its owner goes on answering meanwhile; ticks do not
+ * overlap.
+ */
 export class Collector {
   readonly #options: CollectorOptions;
+  /** The ticks' socket, busy while a tick reads; missingInterfaces asks on a socket of its own. */
   readonly #interfaces = new InterfaceSampler();
+  readonly #probe = new InterfaceSampler();
   readonly #vmm = new Map<RegisteredVm, VmmState>();
   readonly #vmmDevices: VmmDeviceNames;
   #plan: Plan | undefined;
-  /** Opens of hypervisor devices this tick may still try. */
-  #opensLeft = 0;
   /** Rows of snapshots handed back by their owner (release), to be filled again rather than made anew. */
   readonly #spareRows: TickRows[] = [];
   readonly #rowsOf = new WeakMap<TickSnapshot, TickRows>();
   /** Whether the last tick could not read any interface: said once, and again once it can. */
   #interfacesFailed = false;
+  #ticking = false;
+  #closed = false;
   #stats: CollectorStats = { lastTickSeconds: 0, ticks: 0, tickSecondsTotal: 0 };
 
   constructor(options: CollectorOptions) {
@@ -221,11 +248,17 @@ export class Collector {
     this.#vmmDevices = new VmmDeviceNames(options.logger);
   }
 
-  /** Closes what the collector holds; a tick after this fails. */
+  /** Closes what the collector holds, at once or, during a tick, as it ends; a tick after this fails. */
   close(): void {
-    for (const state of this.#vmm.values()) state.device?.close();
+    this.#closed = true;
+    if (!this.#ticking) this.#closeAll();
+  }
+
+  #closeAll(): void {
+    for (const state of this.#vmm.values()) state.reader?.close();
     this.#vmm.clear();
     this.#interfaces.close();
+    this.#probe.close();
   }
 
   /**
@@ -248,24 +281,46 @@ export class Collector {
   /** The interfaces among `names` that do not exist now. */
   missingInterfaces(names: readonly string[]): string[] {
     if (names.length === 0) return [];
-    return this.#interfaces.sample(names).flatMap((result, i) => (result.ok ? [] : [names[i]!]));
+    return this.#probe.sample(names).flatMap((result, i) => (result.ok ? [] : [names[i]!]));
   }
 
-  /** One tick: every watched VM's process (to see exits), and the taps and counters of the wanted ones. */
-  tick(targets: Targets): TickSnapshot {
+  /**
+   * One tick: every watched VM's process (to see exits), and the taps and counters of the wanted ones. The
+   * targets' arrays must not change until it resolves; a tick while another runs is refused.
+   */
+  async tick(targets: Targets): Promise<TickSnapshot> {
+    if (this.#closed) throw new SamplerError(constants.errno.EBADF, 'the collector is closed');
+    if (this.#ticking) throw new Error('a tick is already running');
+    this.#ticking = true;
+    try {
+      return await this.#sample(targets);
+    } finally {
+      this.#ticking = false;
+      if (this.#closed) this.#closeAll();
+    }
+  }
+
+  async #sample(targets: Targets): Promise<TickSnapshot> {
     const started = performance.now();
-    this.#opensLeft = this.#options.vmmOpensPerTick ?? DEFAULT_VMM_OPENS_PER_TICK;
     const plan = this.#planFor(targets);
     const rows: TickRows = this.#spareRows.pop() ?? { processes: new SampleRows(), taps: new SampleRows(), uses: 0 };
-    sampleProcessRows(plan.pids, rows.processes);
+    const due = this.#vmmDue(targets.wanted);
+    const reading = settledAll([
+      sampleProcessRowsInBackground(plan.pids, rows.processes),
+      plan.tapNames.length > 0 ? this.#sampleTaps(plan.tapNames, rows.taps) : undefined,
+      VmmReader.readAll(due.map(([, reader]) => reader)),
+    ] as const);
+    const preparingSeconds = (performance.now() - started) / 1000;
+    const [, , readings] = await reading;
+    const readBackAt = performance.now();
+    const counters = this.#countersRead(due, readings);
     const gone = this.#goneVms(plan, rows.processes);
-    if (plan.tapNames.length > 0) this.#sampleTaps(plan.tapNames, rows.taps);
     const samples: VmSample[] = [];
     targets.wanted.forEach((vm, i) => {
       const processField = plan.processRows[i]! * rows.processes.fields;
       if (!this.#isRegisteredProcess(vm, rows.processes, plan.processRows[i]!)) return;
       const taps = readTaps(plan.taps[i]!, plan.tapRows[i]!, rows.taps);
-      samples.push(new VmSample(vm, rows, processField, this.#readVmm(vm), taps));
+      samples.push(new VmSample(vm, rows, processField, counters.get(vm) ?? NO_COUNTERS, taps));
     });
     const seconds = (performance.now() - started) / 1000;
     this.#stats = {
@@ -273,15 +328,15 @@ export class Collector {
       ticks: this.#stats.ticks + 1,
       tickSecondsTotal: this.#stats.tickSecondsTotal + seconds,
     };
-    const snapshot = { samples, gone, seconds };
+    const snapshot = { samples, gone, seconds, preparingSeconds, readBackAt };
     this.#rowsOf.set(snapshot, rows);
     return snapshot;
   }
 
   /** The taps' rows; when no interface can be read at all, every tap counts as unread, and the tick goes on. */
-  #sampleTaps(names: readonly string[], into: SampleRows): void {
+  async #sampleTaps(names: readonly string[], into: SampleRows): Promise<void> {
     try {
-      this.#interfaces.sampleRows(names, into);
+      await this.#interfaces.sampleRowsInBackground(names, into);
     } catch (err) {
       if (!(err instanceof SamplerError) || this.#interfaces.closed) throw err;
       into.errors.fill(err.errno, 0, names.length);
@@ -307,7 +362,7 @@ export class Collector {
     const watched = new Set(vms);
     for (const [vm, state] of this.#vmm) {
       if (watched.has(vm)) continue;
-      state.device?.close();
+      state.reader?.close();
       this.#vmm.delete(vm);
     }
   }
@@ -329,46 +384,68 @@ export class Collector {
     return gone;
   }
 
-  #readVmm(vm: RegisteredVm): VmmCounters {
-    const state = this.#vmmState(vm);
-    if (state.device === undefined) return NO_COUNTERS;
-    try {
-      return countersOf(state, state.device.read());
-    } catch (err) {
-      // The VM may have torn its device down; reopen on a later tick.
-      this.#options.logger.debug({ vm: vm.name, err }, 'hypervisor counters unreadable; reopening');
-      state.device.close();
-      state.device = undefined;
-      return NO_COUNTERS;
+  /**
+   * The wanted VMs whose hypervisor counters this tick reads: those open, and those due another attempt to
+   * open, as many as the tick's budget of opens allows (the others wait for the next ticks).
+   */
+  #vmmDue(wanted: readonly RegisteredVm[]): DueVmm[] {
+    const attempts = this.#options.vmmOpenAttempts ?? DEFAULT_VMM_OPEN_ATTEMPTS;
+    let opensLeft = this.#options.vmmOpensPerTick ?? DEFAULT_VMM_OPENS_PER_TICK;
+    const due: DueVmm[] = [];
+    for (const vm of wanted) {
+      const state = this.#vmmState(vm);
+      const reader = state.reader;
+      if (reader === undefined) continue;
+      if (!reader.opened) {
+        if (state.failedOpens >= attempts || opensLeft === 0) continue;
+        opensLeft -= 1;
+        reader.openInNextPass();
+      }
+      due.push([vm, reader, state]);
     }
+    return due;
   }
 
+  /** What each due VM's reading gave: its counters, or none (a failed open counted, a failed read logged). */
+  #countersRead(due: readonly DueVmm[], readings: readonly VmmReading[]): Map<RegisteredVm, VmmCounters> {
+    const counters = new Map<RegisteredVm, VmmCounters>();
+    due.forEach(([vm, , state], i) => {
+      const reading = readings[i]!;
+      if (reading.ok) counters.set(vm, countersOf(state, reading.counters));
+      else if (reading.opening) this.#openFailed(vm, state, reading.error);
+      // The VM may have torn its device down: it is opened again on a later tick.
+      else this.#options.logger.debug({ vm: vm.name, err: reading.error }, 'hypervisor counters unreadable; reopening');
+    });
+    return counters;
+  }
+
+  /** The VM's state, made on first use; without a reader when its target can name no device (said once). */
   #vmmState(vm: RegisteredVm): VmmState {
     let state = this.#vmm.get(vm);
     if (state === undefined) {
-      state = { device: undefined, failedOpens: 0, descriptions: NO_COUNTERS.descriptions };
+      state = { reader: undefined, failedOpens: 0, descriptions: NO_COUNTERS.descriptions };
       this.#vmm.set(vm, state);
-    }
-    const attempts = this.#options.vmmOpenAttempts ?? DEFAULT_VMM_OPEN_ATTEMPTS;
-    if (state.device === undefined && state.failedOpens < attempts && this.#opensLeft > 0) {
-      this.#opensLeft -= 1;
-      this.#openVmm(vm, state, attempts);
+      const target = { pid: vm.pid, deviceName: vm.vmmDevice ?? this.#vmmDevices.for(vm), debugfsRoot: this.#options.debugfsRoot };
+      try {
+        state.reader = new VmmReader(target);
+      } catch (err) {
+        if (!(err instanceof SamplerError)) throw err;
+        state.failedOpens = this.#options.vmmOpenAttempts ?? DEFAULT_VMM_OPEN_ATTEMPTS;
+        this.#noCounters(vm, err);
+      }
     }
     return state;
   }
 
-  #openVmm(vm: RegisteredVm, state: VmmState, attempts: number): void {
-    try {
-      state.device = openVmmDevice({ pid: vm.pid, deviceName: vm.vmmDevice ?? this.#vmmDevices.for(vm), debugfsRoot: this.#options.debugfsRoot });
-    } catch (err) {
-      state.failedOpens += 1;
-      if (state.failedOpens === attempts) {
-        const reason = err instanceof SamplerError ? err.message : String(err);
-        this.#options.logger.info(
-          { vm: vm.name, pid: vm.pid, reason },
-          'no hypervisor counters for this VM: its statistics carry rusage and taps only',
-        );
-      }
-    }
+  #openFailed(vm: RegisteredVm, state: VmmState, err: SamplerError): void {
+    state.failedOpens += 1;
+    if (state.failedOpens === (this.#options.vmmOpenAttempts ?? DEFAULT_VMM_OPEN_ATTEMPTS)) this.#noCounters(vm, err);
+  }
+
+  #noCounters(vm: RegisteredVm, err: SamplerError): void {
+    this.#options.logger.info(
+      { vm: vm.name, pid: vm.pid, reason: err.message },
+      'no hypervisor counters for this VM: its statistics carry rusage and taps only',
+    );
   }
 }

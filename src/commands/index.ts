@@ -5,7 +5,8 @@ import { watchCommand } from './watch.js';
 import { topCommand } from './top.js';
 import { wireCommand } from './wire.js';
 import { exporterCommand } from './exporter.js';
+import { influxCommand } from './influx.js';
 import { sampleCommand } from './sample.js';
 
 /** Every subcommand, in the order `vmm-stats --help` lists them. */
-export const commands: Command[] = [daemonCommand, addCommand, removeCommand, watchCommand, topCommand, exporterCommand, sampleCommand, wireCommand];
+export const commands: Command[] = [daemonCommand, addCommand, removeCommand, watchCommand, topCommand, exporterCommand, influxCommand, sampleCommand, wireCommand];

@@ -21,8 +21,11 @@ export interface ConnectionLimits {
 
 /** What the daemon does with what a connection sends. */
 export interface ConnectionHandlers {
-  /** A whole frame, header included, its header already checked. */
-  frame(connection: Connection, frame: Buffer): void;
+  /**
+   * The whole frames that arrived together, headers included and already checked: each is answered, in
+   * order, by a reply.
+   */
+  frames(connection: Connection, frames: readonly Buffer[]): void;
   /** A header that cannot be read: the stream cannot be resynchronised, so the connection must close. */
   unreadableHeader(connection: Connection, error: WireError): void;
 }
@@ -189,12 +192,19 @@ export class Connection {
       frames = err.frames;
       failure = err;
     }
-    for (const frame of frames) {
-      if (this.#closing) return;
-      handlers.frame(this, frame);
-    }
+    if (frames.length > 0) this.#answer(frames, handlers);
     if (failure !== undefined) handlers.unreadableHeader(this, failure);
     else this.#watchPartialFrame();
+  }
+
+  /** The replies to requests that came together leave together, in one write. */
+  #answer(frames: readonly Buffer[], handlers: ConnectionHandlers): void {
+    this.#socket.cork();
+    try {
+      handlers.frames(this, frames);
+    } finally {
+      this.#socket.uncork();
+    }
   }
 
   #watchPartialFrame(): void {

@@ -1,9 +1,10 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log/logger.js';
 import { Collector, type TickSnapshot } from '../collector/collector.js';
 import { TickSchedule } from '../collector/schedule.js';
 import { peerCredentials, raiseOpenFilesLimit, type PeerCredentials } from '../sampler/host.js';
-import { sampleProcess, sampleProcesses, SamplerError } from '../sampler/sampler.js';
+import { SampleRows, sampleProcesses, SamplerError } from '../sampler/sampler.js';
 import { isPid, vmNameOf, vmNameProblem, type RegisteredVm, type VmName } from '../vm/vm.js';
 import {
   decodeHeader,
@@ -16,7 +17,9 @@ import {
   WireError,
 } from '../wire/index.js';
 import type { Message } from '../wire/messages.js';
+import { Histogram } from '../metrics/histogram.js';
 import type { MetricsSource } from '../metrics/server.js';
+import { AddLookups } from './add-lookups.js';
 import { audienceOf, type Audience } from './audience.js';
 import { Connection, type ConnectionHandlers } from './connection.js';
 import { Registry } from './registry.js';
@@ -75,6 +78,17 @@ function mayManage(managers: Managers | undefined, peer: PeerCredentials | undef
 const SHUTDOWN_FLUSH_MS = 2000;
 const REFUSAL_LINGER_MS = 1000;
 const LISTEN_BACKLOG = 4096;
+/** A request as it arrived: decoded, or what is wrong with it. */
+interface Request {
+  id: bigint;
+  tag: number;
+  message?: Message;
+  problem?: string;
+}
+
+/** Around the 20 ms a request may wait at most (p99) while a tick runs. */
+const TICK_BLOCKING_BOUNDS = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1];
+
 /** Registration changes are written to the state file together within a tick, and never later than this. */
 const MAX_STATE_DELAY_MS = 1000;
 
@@ -91,6 +105,10 @@ export class StatsDaemon {
   readonly #options: DaemonOptions;
   readonly #logger: Logger;
   readonly #connections = new Set<Connection>();
+  /** Per tick, the longest stretch it held the event loop: what requests waited behind at most. */
+  readonly #tickBlocking = new Histogram(TICK_BLOCKING_BOUNDS);
+  /** Where the Adds' pids are looked up, reused from batch to batch. */
+  readonly #lookupRows = new SampleRows();
   /** Encodes each tick's Data frames, into memory reused once every connection has sent them. */
   readonly #encoder = new Encoder();
   /** Decodes the requests, one at a time, as they come: what they repeat (names, taps) is kept once. */
@@ -201,6 +219,7 @@ export class StatsDaemon {
       lastTickSeconds,
       ticksTotal: ticks,
       tickSecondsTotal,
+      tickBlocking: this.#tickBlocking,
     };
     const self = { vms: this.registry.size, collector };
     return { vms, self };
@@ -215,7 +234,7 @@ export class StatsDaemon {
 
   /** Stops accepting, sends what is queued, closes every connection and removes the socket file. */
   async stop(): Promise<void> {
-    this.#schedule.stop();
+    await this.#schedule.stop();
     this.#collector.close();
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     await Promise.all([...this.#connections].map((c) => c.drainAndClose(SHUTDOWN_FLUSH_MS)));
@@ -285,44 +304,59 @@ export class StatsDaemon {
   }
 
   readonly #handlers: ConnectionHandlers = {
-    frame: (connection, frame) => connection.reply(this.#answerSafely(connection, frame)),
+    frames: (connection, frames) => this.#answerAll(connection, frames),
     unreadableHeader: (connection, error) => {
       this.#logger.warn({ code: error.code, reason: error.message }, 'unreadable frame header: closing the connection');
       connection.replyAndClose(encodeMessage(failReply(error.id ?? 0n, `bad frame header: ${error.message}`)));
     },
   };
 
-  /** A bug in serving one request must cost that request, not the daemon and everyone on it. */
-  #answerSafely(connection: Connection, raw: Buffer): Buffer {
+  /**
+   * Every request gets exactly one reply, carrying its id, in the order they came. The Adds among requests
+   * that arrived together have their pids and taps looked up at once.
+   */
+  #answerAll(connection: Connection, raws: readonly Buffer[]): void {
+    const requests = raws.map((raw) => this.#decodeRequest(raw));
+    let lookups: AddLookups | undefined;
     try {
-      return this.#answer(connection, raw);
+      lookups = new AddLookups(requests.map((request) => request.message), this.#lookupRows, (taps) => this.#collector.missingInterfaces(taps));
+    } catch (err) {
+      this.#logger.error({ err }, 'internal error while looking up the processes and taps of Adds');
+    }
+    for (const request of requests) connection.reply(this.#answerSafely(connection, request, lookups));
+  }
+
+  #decodeRequest(raw: Buffer): Request {
+    const { id, tag } = decodeHeader(raw);
+    try {
+      return { id, tag, message: this.#decoder.decode(raw, { maxFrameSize: this.#options.maxFrameSize }).message };
+    } catch (err) {
+      if (!(err instanceof WireError)) return { id, tag, problem: `internal error: ${(err as Error).message}` };
+      this.#logger.warn({ code: err.code, reason: err.message }, 'request that does not decode');
+      return { id, tag, problem: `cannot decode the request: ${err.message}` };
+    }
+  }
+
+  /** A bug in serving one request must cost that request, not the daemon and everyone on it. */
+  #answerSafely(connection: Connection, request: Request, lookups: AddLookups | undefined): Buffer {
+    const { id, tag, message, problem } = request;
+    if (message === undefined) return encodeMessage(failReply(id, problem!));
+    try {
+      if (lookups === undefined) throw new Error('the lookups of this batch of requests failed');
+      const result = this.#serve(connection, message, lookups);
+      return encodeMessage(result.ok ? successReply(id, tag, result.msg) : failReply(id, result.msg));
     } catch (err) {
       this.#logger.error({ err }, 'internal error while serving a request');
-      return encodeMessage(failReply(decodeHeader(raw).id, `internal error: ${(err as Error).message}`));
+      return encodeMessage(failReply(id, `internal error: ${(err as Error).message}`));
     }
   }
 
-  /** Every request gets exactly one reply, carrying its id. */
-  #answer(connection: Connection, raw: Buffer): Buffer {
-    const { id, tag } = decodeHeader(raw);
-    let message: Message;
-    try {
-      message = this.#decoder.decode(raw, { maxFrameSize: this.#options.maxFrameSize }).message;
-    } catch (err) {
-      if (!(err instanceof WireError)) throw err;
-      this.#logger.warn({ code: err.code, reason: err.message }, 'request that does not decode');
-      return encodeMessage(failReply(id, `cannot decode the request: ${err.message}`));
-    }
-    const result = this.#serve(connection, message);
-    return encodeMessage(result.ok ? successReply(id, tag, result.msg) : failReply(id, result.msg));
-  }
-
-  #serve(connection: Connection, message: Message): { ok: boolean; msg: string } {
+  #serve(connection: Connection, message: Message, lookups: AddLookups): { ok: boolean; msg: string } {
     switch (message.kind) {
       case 'stats.add':
       case 'stats.remove':
       case 'stats.subscribe':
-        return this.#serveStats(connection, message);
+        return this.#serveStats(connection, message, lookups);
       case 'stats.data':
         return { ok: false, msg: 'Stats Data is what this daemon sends, not what it takes' };
       default:
@@ -330,13 +364,13 @@ export class StatsDaemon {
     }
   }
 
-  #serveStats(connection: Connection, request: StatsRequest): { ok: boolean; msg: string } {
+  #serveStats(connection: Connection, request: StatsRequest, lookups: AddLookups): { ok: boolean; msg: string } {
     const problem = vmNameProblem(request.name, { prefix: request.kind === 'stats.subscribe' });
     if (problem !== undefined) return { ok: false, msg: `${JSON.stringify(request.name)}: ${problem}` };
     if (request.kind !== 'stats.subscribe' && !mayManage(this.#managers, connection.peer)) return this.#notPermitted(connection, request);
     switch (request.kind) {
       case 'stats.add':
-        return this.#add(request);
+        return this.#add(request, lookups);
       case 'stats.remove':
         return this.#remove(vmNameOf(request.name));
       case 'stats.subscribe':
@@ -351,7 +385,7 @@ export class StatsDaemon {
     return { ok: false, msg: `not permitted: only the VM manager (--manager-user, --manager-group) or root may Add and Remove, not ${who}` };
   }
 
-  #add(request: Extract<Message, { kind: 'stats.add' }>): { ok: boolean; msg: string } {
+  #add(request: Extract<Message, { kind: 'stats.add' }>, lookups: AddLookups): { ok: boolean; msg: string } {
     const name = vmNameOf(request.name);
     if (!isPid(request.pid)) return { ok: false, msg: `${name}: ${request.pid} is not a process id` };
     if (this.registry.size >= this.#options.maxVms && this.registry.get(name) === undefined) {
@@ -359,7 +393,7 @@ export class StatsDaemon {
     }
     let startTime: bigint;
     try {
-      startTime = sampleProcess(request.pid).startTime;
+      startTime = lookups.startTimeOf(request.pid);
     } catch (err) {
       if (!(err instanceof SamplerError)) throw err;
       const why = err.code === 'ESRCH' ? 'no such process' : err.message;
@@ -368,7 +402,7 @@ export class StatsDaemon {
     const vm: RegisteredVm = { name, labels: request.name, pid: request.pid, startTime, taps: request.taps };
     const registration = this.registry.register(vm);
     this.#logger.info({ vm: name, pid: vm.pid, taps: vm.taps, outcome: registration.outcome }, 'VM registered');
-    const missing = this.#collector.missingInterfaces(vm.taps);
+    const missing = lookups.missingOf(vm.taps);
     const later = missing.length > 0 ? `; not present yet, read once they appear: ${missing.join(', ')}` : '';
     return { ok: true, msg: `${registration.outcome} ${name} (pid ${vm.pid}, taps: ${vm.taps.join(', ') || 'none'})${later}` };
   }
@@ -400,10 +434,13 @@ export class StatsDaemon {
     return this.#audience.audience;
   }
 
-  /** One tick: sample what is wanted, unregister the VMs whose process is gone, send the Data. */
-  #tick(): void {
+  /**
+   * One tick: sample what is wanted (off the JavaScript thread: requests are answered meanwhile), unregister
+   * the VMs whose process is gone, send the Data.
+   */
+  async #tick(): Promise<void> {
     const audience = this.#currentAudience();
-    const snapshot = this.#collector.tick(audience.targets);
+    const snapshot = await this.#collector.tick(audience.targets);
     // The metrics endpoint renders a snapshot synchronously: nothing reads the one served before after this.
     if (this.#latest !== undefined) this.#collector.release(this.#latest);
     this.#latest = snapshot;
@@ -411,6 +448,8 @@ export class StatsDaemon {
       if (this.registry.removeExact(vm)) this.#logger.info({ vm: vm.name, pid: vm.pid }, `VM process exited (${why}): unregistered`);
     }
     this.#publish(snapshot, audience);
+    const afterReadsSeconds = (performance.now() - snapshot.readBackAt) / 1000;
+    this.#tickBlocking.observe(Math.max(snapshot.preparingSeconds, afterReadsSeconds));
   }
 
   /**
@@ -424,7 +463,8 @@ export class StatsDaemon {
     try {
       for (const sample of snapshot.samples) {
         const subscribers = audience.subscribersOf.get(sample.vm);
-        if (subscribers === undefined) continue;
+        // A VM removed while the tick read it has no Data any more.
+        if (subscribers === undefined || this.registry.get(sample.vm.name) !== sample.vm) continue;
         const frame = sample.dataFrame(this.#encoder);
         for (const connection of subscribers) connection.sendData(frame);
       }

@@ -2,6 +2,7 @@
 // Names follow Prometheus' conventions: base units (seconds, bytes), `_total` on counters, a `vm` label
 // carrying the full dotted VM name, an `interface` label on tap series.
 import { SHORT_STRING, storeIfAscii } from '../wire/ascii.js';
+import type { HistogramValues } from './histogram.js';
 import type { IfData, Rusage, Stats, Timeval } from '../wire/messages.js';
 
 export interface VmSnapshot {
@@ -29,6 +30,8 @@ export interface CollectorMetrics {
   /** Rendered as the `_count` and `_sum` of the summary vmm_stats_collector_tick_duration_seconds. */
   ticksTotal: number;
   tickSecondsTotal: number;
+  /** Per tick, the longest stretch it held the event loop: what requests and scrapes waited behind. */
+  tickBlocking: HistogramValues;
 }
 
 export type ExpositionFormat = 'prometheus' | 'openmetrics';
@@ -125,7 +128,7 @@ function formatTimeval(t: Timeval): string {
 
 // ---- families ----
 
-type MetricType = 'counter' | 'gauge' | 'summary';
+type MetricType = 'counter' | 'gauge' | 'summary' | 'histogram';
 
 /** A sample's value: bigints are rendered by their decimal string, so that u64s stay exact. */
 type Value = bigint | number | string;
@@ -432,6 +435,11 @@ function writeSelf(out: ByteWriter, self: SelfMetrics, format: ExpositionFormat,
   if (self.collector !== undefined) writeCollector(out, self.collector, format);
 }
 
+const TICK_BLOCKING: FamilyMetadata = {
+  name: 'vmm_stats_collector_tick_blocking_seconds', type: 'histogram', unit: 'seconds',
+  help: 'Per tick, the longest stretch it held the event loop (its reads run off it): what requests and scrapes waited behind.',
+};
+
 function writeCollector(out: ByteWriter, collector: CollectorMetrics, format: ExpositionFormat): void {
   for (const family of COLLECTOR_FAMILIES) {
     writeHeader(out, family, format);
@@ -440,6 +448,16 @@ function writeCollector(out: ByteWriter, collector: CollectorMetrics, format: Ex
   writeHeader(out, TICK_SUMMARY, format);
   writeSample(out, `${TICK_SUMMARY.name}_sum`, collector.tickSecondsTotal);
   writeSample(out, `${TICK_SUMMARY.name}_count`, collector.ticksTotal);
+  writeHeader(out, TICK_BLOCKING, format);
+  writeHistogram(out, TICK_BLOCKING.name, collector.tickBlocking);
+}
+
+function writeHistogram(out: ByteWriter, name: string, histogram: HistogramValues): void {
+  const counts = histogram.cumulativeCounts;
+  histogram.bounds.forEach((bound, i) => out.text(`${name}_bucket{le="${formatNumber(bound)}"} ${formatNumber(counts[i]!)}\n`));
+  out.text(`${name}_bucket{le="+Inf"} ${formatNumber(counts[histogram.bounds.length]!)}\n`);
+  writeSample(out, `${name}_sum`, histogram.sum);
+  writeSample(out, `${name}_count`, counts[histogram.bounds.length]!);
 }
 
 /**

@@ -66,11 +66,23 @@ export function sampleProcesses(pids: readonly number[]): Sampled<ProcessSample>
  * (START_TIME_FIELD), or errors[i] its errno. For a caller that samples every second and reads few values.
  */
 export function sampleProcessRows(pids: readonly number[], into: SampleRows): void {
+  fitProcessRows(pids, into);
+  native().sampleProcesses(into.pids, pids.length, into.rows, into.errors);
+}
+
+/**
+ * sampleProcessRows on a thread of libuv's pool, so that the JavaScript thread goes on meanwhile: `into` is
+ * filled when the promise resolves, and must not be read or refitted before.
+ */
+export async function sampleProcessRowsInBackground(pids: readonly number[], into: SampleRows): Promise<void> {
+  fitProcessRows(pids, into);
+  await native().sampleProcessesInBackground(into.pids, pids.length, into.rows, into.errors);
+}
+
+function fitProcessRows(pids: readonly number[], into: SampleRows): void {
   pids.forEach(checkPid);
-  const addon = native();
-  into.fit(pids.length, addon.processFields);
+  into.fit(pids.length, native().processFields);
   into.pids.set(pids);
-  addon.sampleProcesses(into.pids, pids.length, into.rows, into.errors);
 }
 
 /** Reads interface counters by name, many per call; holds a netlink socket (Linux) until closed. */
@@ -99,13 +111,25 @@ export class InterfaceSampler {
   sampleRows(names: readonly string[], into: SampleRows): void {
     const sampler = this.#open();
     into.fit(names.length, native().interfaceFields);
-    const errno = sampler.sample(this.#joined(names), names.length, into.rows, into.errors);
-    if (errno !== 0) {
-      // The socket itself failed: the next call opens a new one.
-      sampler.close();
-      this.#native = undefined;
-      throw new SamplerError(errno, 'cannot read interface counters');
-    }
+    this.#check(sampler, sampler.sample(this.#joined(names), names.length, into.rows, into.errors));
+  }
+
+  /**
+   * sampleRows on a thread of libuv's pool: `into` is filled when the promise resolves, and must not be read
+   * before. Meanwhile the sampler is busy: another call on it throws.
+   */
+  async sampleRowsInBackground(names: readonly string[], into: SampleRows): Promise<void> {
+    const sampler = this.#open();
+    into.fit(names.length, native().interfaceFields);
+    this.#check(sampler, await sampler.sampleInBackground(this.#joined(names), names.length, into.rows, into.errors));
+  }
+
+  #check(sampler: NativeInterfaceSampler, errno: number): void {
+    if (errno === 0) return;
+    // The socket itself failed: the next call opens a new one.
+    sampler.close();
+    this.#native = undefined;
+    throw new SamplerError(errno, 'cannot read interface counters');
   }
 
   /** '\n' joins the names for the addon; a name holding one (or none at all) cannot name an interface, and
@@ -175,9 +199,7 @@ export interface VmmDevice {
  * have (see VmmTarget), and ENOTSUP on FreeBSD other than amd64, where this addon does not read bhyve.
  */
 export function openVmmDevice(target: VmmTarget): VmmDevice {
-  checkPid(target.pid);
-  // The addon takes the empty name for "none given": a name given empty is refused here, as it would be there.
-  if (target.deviceName === '') throw new SamplerError(constants.errno.EINVAL, 'an empty device name names no VM');
+  checkVmmTarget(target);
   const where = describeTarget(target);
   let device: NativeVmmDevice | undefined = new (native().VmmDevice)();
   const errno = device.open(target.pid, target.deviceName ?? '', target.debugfsRoot ?? DEFAULT_DEBUGFS_ROOT);
@@ -196,6 +218,69 @@ export function openVmmDevice(target: VmmTarget): VmmDevice {
   };
 }
 
+/**
+ * A VM's hypervisor counters as a tick reads them: opened and read together with the other VMs' off the
+ * JavaScript thread, by VmmReader.readAll. What the device can be and answer is as openVmmDevice says.
+ */
+export class VmmReader {
+  readonly #device: NativeVmmDevice;
+  readonly #target: VmmTarget;
+  readonly #where: string;
+  #opened = false;
+
+  /** Throws SamplerError EINVAL for an empty device name, as openVmmDevice. */
+  constructor(target: VmmTarget) {
+    checkVmmTarget(target);
+    this.#target = target;
+    this.#where = describeTarget(target);
+    this.#device = new (native().VmmDevice)();
+  }
+
+  /** Whether the device was open after the last pass. */
+  get opened(): boolean {
+    return this.#opened;
+  }
+
+  /** The next readAll opens the device before reading it. */
+  openInNextPass(): void {
+    const { pid, deviceName, debugfsRoot } = this.#target;
+    this.#device.openLater(pid, deviceName ?? '', debugfsRoot ?? DEFAULT_DEBUGFS_ROOT);
+  }
+
+  close(): void {
+    this.#device.close();
+    this.#opened = false;
+  }
+
+  /**
+   * Reads each reader's counters (opening its device first where openInNextPass asked) one after the other on
+   * a thread of libuv's pool; the readers are busy until the promise resolves. A device whose read fails is
+   * closed, to be opened again later.
+   */
+  static async readAll(readers: readonly VmmReader[]): Promise<VmmReading[]> {
+    if (readers.length === 0) return [];
+    const outcomes = new Int32Array(readers.length);
+    await native().VmmDevice.readInBackground(readers.map((reader) => reader.#device), outcomes);
+    return readers.map((reader, i) => reader.#reading(outcomes[i]!));
+  }
+
+  #reading(outcome: number): VmmReading {
+    this.#opened = outcome === 0;
+    if (outcome === 0) return { ok: true, counters: this.#device.counters() };
+    if (outcome > 0) return { ok: false, opening: false, error: new SamplerError(outcome, `cannot read the hypervisor counters of ${this.#where}`) };
+    return { ok: false, opening: true, error: new SamplerError(-outcome, `cannot open the hypervisor counters of ${this.#where}`) };
+  }
+}
+
+/** A device's part of a pass: its counters, or why there are none (`opening`: it could not be opened). */
+export type VmmReading = { ok: true; counters: VmmCounter[] } | { ok: false; opening: boolean; error: SamplerError };
+
+function checkVmmTarget(target: VmmTarget): void {
+  checkPid(target.pid);
+  // The addon takes the empty name for "none given": a name given empty is refused here, as it would be there.
+  if (target.deviceName === '') throw new SamplerError(constants.errno.EINVAL, 'an empty device name names no VM');
+}
+
 function describeTarget({ pid, deviceName, debugfsRoot }: VmmTarget): string {
   if (deviceName !== undefined && deviceName !== '') return `device ${deviceName} (pid ${pid})`;
   if (process.platform !== 'linux') return `pid ${pid}`;
@@ -207,12 +292,15 @@ function describeTarget({ pid, deviceName, debugfsRoot }: VmmTarget): string {
 interface NativeInterfaceSampler {
   open(): number;
   sample(joinedNames: string, count: number, rows: BigUint64Array, errors: Int32Array): number;
+  sampleInBackground(joinedNames: string, count: number, rows: BigUint64Array, errors: Int32Array): Promise<number>;
   close(): void;
 }
 
 interface NativeVmmDevice {
   open(pid: number, deviceName: string, debugfsRoot: string): number;
+  openLater(pid: number, deviceName: string, debugfsRoot: string): void;
   read(): VmmCounter[] | number;
+  counters(): VmmCounter[];
   close(): void;
 }
 
@@ -223,9 +311,14 @@ interface Addon {
   processFieldNames: string[];
   interfaceFieldNames: string[];
   sampleProcesses(pids: Int32Array, count: number, rows: BigUint64Array, errors: Int32Array): void;
+  sampleProcessesInBackground(pids: Int32Array, count: number, rows: BigUint64Array, errors: Int32Array): Promise<number>;
   sampleProcess(pid: number, row: BigUint64Array): number;
   InterfaceSampler: new () => NativeInterfaceSampler;
-  VmmDevice: new () => NativeVmmDevice;
+  VmmDevice: {
+    new (): NativeVmmDevice;
+    /** outcomes[i]: 0 read, an errno when the read failed (the device is closed), -errno when the open did. */
+    readInBackground(devices: readonly NativeVmmDevice[], outcomes: Int32Array): Promise<number>;
+  };
   peerCredentials(fd: number): { uid: number; gid: number } | number;
   raiseOpenFilesLimit(): { soft: number; hard: number; errno: number };
 }

@@ -47,11 +47,11 @@ function routeNetlinkSockets(): Set<number> {
 const names = (samples: readonly { vm: RegisteredVm }[]) => samples.map((sample) => sample.vm.name);
 
 describe('Collector', () => {
-  it('encodes each Data frame from its rows to the bytes its records encode to', () => {
+  it('encodes each Data frame from its rows to the bytes its records encode to', async () => {
     const collector = newCollector();
     const targets = everyOne([vmOf('t.self', process.pid, ['lo', 'no-such-tap0']), vmOf('t.again', process.pid, ['lo'])]);
     for (let tick = 0; tick < 3; tick++) {
-      const { samples } = collector.tick(targets);
+      const { samples } = await collector.tick(targets);
       expect(names(samples)).toEqual(['t.self', 't.again']);
       for (const sample of samples) {
         expect(sample.stats.ifdata.map((ifdata) => ifdata.name)).toEqual(['lo']);
@@ -63,37 +63,64 @@ describe('Collector', () => {
     }
   });
 
-  it('gives each tick a snapshot of its own: a sample reads the same after later ticks', () => {
+  it('gives each tick a snapshot of its own: a sample reads the same after later ticks', async () => {
     const collector = newCollector();
     const targets = everyOne([vmOf('t.self', process.pid, ['lo'])]);
-    const [old] = collector.tick(targets).samples;
+    const [old] = (await collector.tick(targets)).samples;
     const frame = Buffer.from(old!.dataFrame());
     for (let spin = Date.now(); Date.now() - spin < 30; ); // some CPU time, so that the next tick reads more
-    const [next] = collector.tick(targets).samples;
+    const [next] = (await collector.tick(targets)).samples;
     expect(next!.dataFrame()).not.toEqual(frame);
     expect(old!.dataFrame()).toEqual(frame);
   });
 
-  it('fills the rows of a released snapshot again, and its samples refuse to be read after', () => {
+  it('fills the rows of a released snapshot again, and its samples refuse to be read after', async () => {
     const collector = newCollector();
     const targets = everyOne([vmOf('t.self', process.pid, ['lo'])]);
-    const first = collector.tick(targets);
+    const first = await collector.tick(targets);
     const kept = first.samples[0]!.stats; // a record made before the release is the caller's
     const words = first.samples[0]!.processWords;
     collector.release(first);
-    const second = collector.tick(targets);
+    const second = await collector.tick(targets);
     expect(second.samples[0]!.processWords).toBe(words);
     expect(() => first.samples[0]!.dataFrame()).toThrow(/after its snapshot was released/);
     expect(kept.ifdata[0]!.name).toBe('lo');
     expect(second.samples[0]!.dataFrame()).toEqual(encodeStatsData(['t', 'self'], second.samples[0]!.stats));
   });
 
-  it('fails a tick once closed', () => {
+  it('fails a tick once closed', async () => {
     const collector = newCollector();
     const targets = everyOne([vmOf('t.self', process.pid, ['lo'])]);
-    expect(collector.tick(targets).samples).toHaveLength(1);
-    collector.close(); // closes the interface sampler: the next tick fails after reading the processes
-    expect(() => collector.tick(targets)).toThrow(/closed/);
+    expect((await collector.tick(targets)).samples).toHaveLength(1);
+    collector.close();
+    await expect(collector.tick(targets)).rejects.toThrow(/closed/);
+  });
+
+  it('reads off the JavaScript thread: timers run during a tick, a second tick is refused, taps are probed meanwhile', async () => {
+    const collector = newCollector();
+    // Enough pids that the pass takes a while: the same process many times over.
+    const many = Array.from({ length: 3000 }, (_, i) => vmOf(`t.self${i}`, process.pid, ['lo']));
+    const targets = everyOne(many);
+    let timerRan = false;
+    const ticking = collector.tick(targets);
+    setImmediate(() => {
+      timerRan = true;
+    });
+    await expect(collector.tick(targets)).rejects.toThrow(/already running/);
+    expect(collector.missingInterfaces(['lo', 'no-such-tap0'])).toEqual(['no-such-tap0']);
+    const snapshot = await ticking;
+    expect(timerRan).toBe(true);
+    expect(snapshot.samples).toHaveLength(3000);
+    expect(snapshot.samples[2999]!.stats.ifdata.map((ifdata) => ifdata.name)).toEqual(['lo']);
+  });
+
+  it('closes what it holds only once a tick that runs has ended', async () => {
+    const collector = newCollector();
+    const targets = everyOne([vmOf('t.self', process.pid, ['lo'])]);
+    const ticking = collector.tick(targets);
+    collector.close();
+    expect((await ticking).samples[0]!.tapNames).toEqual(['lo']);
+    await expect(collector.tick(targets)).rejects.toThrow(/closed/);
   });
 
   it('samples only the wanted VMs, follows new targets, and reports the VMs whose process is gone', async () => {
@@ -103,43 +130,43 @@ describe('Collector', () => {
     const exiting = vmOf('t.child', child.pid!, ['lo']);
     const unwanted = vmOf('t.unwanted', process.pid, ['lo']);
     const self = vmOf('t.self', process.pid, []);
-    const first = collector.tick(everyOne([exiting, self]));
+    const first = await collector.tick(everyOne([exiting, self]));
     expect(names(first.samples)).toEqual(['t.child', 't.self']);
     expect(first.gone).toEqual([]);
 
     const late = vmOf('t.late', process.pid, ['lo']);
     const targets: Targets = { vms: [exiting, self, unwanted, late], wanted: [exiting, self, late] };
-    expect(names(collector.tick(targets).samples)).toEqual(['t.child', 't.self', 't.late']);
+    expect(names((await collector.tick(targets)).samples)).toEqual(['t.child', 't.self', 't.late']);
 
     child.kill('SIGKILL');
     await once(child, 'exit');
-    const after = collector.tick(targets);
+    const after = await collector.tick(targets);
     expect(names(after.samples)).toEqual(['t.self', 't.late']);
     expect(after.gone).toEqual([{ vm: exiting, why: 'the process is gone' }]);
 
-    const unwantedExit = collector.tick({ vms: [self, { ...unwanted, startTime: unwanted.startTime + 1n }], wanted: [self] });
+    const unwantedExit = await collector.tick({ vms: [self, { ...unwanted, startTime: unwanted.startTime + 1n }], wanted: [self] });
     expect(unwantedExit.gone.map(({ vm, why }) => [vm.name, why])).toEqual([['t.unwanted', 'its pid now belongs to another process']]);
   });
 
-  it('goes on without taps when the netlink socket fails, says so once, and reads them again at the next tick', () => {
+  it('goes on without taps when the netlink socket fails, says so once, and reads them again at the next tick', async () => {
     const { logger, records } = capturingLogger('info');
     const collector = new Collector({ logger, vmmOpenAttempts: 0 });
     collectors.push(collector);
     const targets = everyOne([vmOf('t.self', process.pid, ['lo'])]);
     const before = routeNetlinkSockets();
-    expect(collector.tick(targets).samples[0]!.tapNames).toEqual(['lo']);
+    expect((await collector.tick(targets)).samples[0]!.tapNames).toEqual(['lo']);
     const opened = [...routeNetlinkSockets()].filter((fd) => !before.has(fd));
     expect(opened).toHaveLength(1);
     closeSync(opened[0]!); // the socket fails under the sampler, as a kernel error would make it
-    expect(collector.tick(targets).samples.map((sample) => sample.tapNames)).toEqual([[]]);
+    expect((await collector.tick(targets)).samples.map((sample) => sample.tapNames)).toEqual([[]]);
     expect(records.filter((r) => /interface counters unreadable/.test(String(r.msg)))).toHaveLength(1);
     // The failed socket was dropped; the next tick opens a new one.
-    expect(collector.tick(targets).samples[0]!.tapNames).toEqual(['lo']);
-    expect(collector.tick(targets).samples[0]!.tapNames).toEqual(['lo']);
+    expect((await collector.tick(targets)).samples[0]!.tapNames).toEqual(['lo']);
+    expect((await collector.tick(targets)).samples[0]!.tapNames).toEqual(['lo']);
     expect(records.filter((r) => r.msg === 'interface counters readable again')).toHaveLength(1);
   });
 
-  it('opens at most its budget of hypervisor devices a tick, and the rest on the ticks after', () => {
+  it('opens at most its budget of hypervisor devices a tick, and the rest on the ticks after', async () => {
     const debugfsRoot = mkdtempSync(join(tmpdir(), 'vmm-stats-budget-'));
     try {
       mkdirSync(join(debugfsRoot, `${process.pid}-11`));
@@ -147,15 +174,17 @@ describe('Collector', () => {
       const collector = new Collector({ logger: pino({ level: 'silent' }), debugfsRoot, vmmOpensPerTick: 2 });
       collectors.push(collector);
       const targets = everyOne(['a', 'b', 'c', 'd', 'e'].map((name) => vmOf(`t.${name}`, process.pid, [])));
-      const withCounters = () => collector.tick(targets).samples.filter((sample) => sample.vmm.descriptions.length > 0).length;
-      expect([withCounters(), withCounters(), withCounters(), withCounters()]).toEqual([2, 4, 5, 5]);
+      const withCounters = async () => (await collector.tick(targets)).samples.filter((sample) => sample.vmm.descriptions.length > 0).length;
+      const counts: number[] = [];
+      for (let tick = 0; tick < 4; tick++) counts.push(await withCounters());
+      expect(counts).toEqual([2, 4, 5, 5]);
     } finally {
       rmSync(debugfsRoot, { recursive: true, force: true });
     }
   });
 
-  it('refuses targets that want a VM it does not watch', () => {
+  it('refuses targets that want a VM it does not watch', async () => {
     const self = vmOf('t.self', process.pid, []);
-    expect(() => newCollector().tick({ vms: [], wanted: [self] })).toThrow(/not among the VMs watched/);
+    await expect(newCollector().tick({ vms: [], wanted: [self] })).rejects.toThrow(/not among the VMs watched/);
   });
 });

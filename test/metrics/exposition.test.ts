@@ -128,6 +128,14 @@ describe('renderMetrics, Prometheus text format', () => {
       '# TYPE vmm_stats_collector_tick_duration_seconds summary',
       'vmm_stats_collector_tick_duration_seconds_sum 3.5',
       'vmm_stats_collector_tick_duration_seconds_count 40',
+      '# HELP vmm_stats_collector_tick_blocking_seconds Per tick, the longest stretch it held the event loop (its reads '
+        + 'run off it): what requests and scrapes waited behind.',
+      '# TYPE vmm_stats_collector_tick_blocking_seconds histogram',
+      'vmm_stats_collector_tick_blocking_seconds_bucket{le="0.01"} 1',
+      'vmm_stats_collector_tick_blocking_seconds_bucket{le="0.1"} 2',
+      'vmm_stats_collector_tick_blocking_seconds_bucket{le="+Inf"} 2',
+      'vmm_stats_collector_tick_blocking_seconds_sum 0.034',
+      'vmm_stats_collector_tick_blocking_seconds_count 2',
       '',
     ].join('\n'))).toBe(true);
     expect(text).not.toContain('vmm_stats_scrape_duration_seconds');
@@ -282,7 +290,7 @@ describe('renderMetrics, OpenMetrics', () => {
   });
 
   it('ends with # EOF and nothing after it', () => {
-    expect(text.endsWith('vmm_stats_collector_tick_duration_seconds_count 40\n# EOF\n')).toBe(true);
+    expect(text.endsWith('vmm_stats_collector_tick_blocking_seconds_count 2\n# EOF\n')).toBe(true);
     expect(text.indexOf('# EOF')).toBe(text.length - '# EOF\n'.length);
   });
 });

@@ -4,6 +4,7 @@ import { pino, type Logger } from 'pino';
 import type { IfData, Rusage, Stats, VmmCounter } from '../../src/wire/messages.js';
 import { vmmCounters } from '../../src/wire/index.js';
 import { renderMetricsBytes, type ExpositionFormat, type SelfMetrics, type VmSnapshot } from '../../src/metrics/exposition.js';
+import { Histogram } from '../../src/metrics/histogram.js';
 
 export function rusage(overrides: Partial<Rusage> = {}): Rusage {
   return {
@@ -59,9 +60,19 @@ export function vm(name: string, taps: IfData[] = [], vmm: VmmCounter[] = []): V
   return { name, stats: stats(taps, vmm) };
 }
 
+function tickBlocking(): Histogram {
+  const histogram = new Histogram([0.01, 0.1]);
+  histogram.observe(0.004);
+  histogram.observe(0.03);
+  return histogram;
+}
+
 export const SELF: SelfMetrics = {
   vms: 2,
-  collector: { subscribers: 1, droppedDataFrames: 7, intervalSeconds: 10, lastTickSeconds: 0.25, ticksTotal: 40, tickSecondsTotal: 3.5 },
+  collector: {
+    subscribers: 1, droppedDataFrames: 7, intervalSeconds: 10, lastTickSeconds: 0.25, ticksTotal: 40, tickSecondsTotal: 3.5,
+    tickBlocking: tickBlocking(),
+  },
 };
 
 /** VM names that need every kind of escaping, and a few that need none. */
