@@ -16,6 +16,7 @@ import {
   type Command,
 } from './command.js';
 import { usageText, type OptionTable } from './options.js';
+import { parseWebOptions, webOptions } from './web-options.js';
 
 const DEFAULT_INTERVAL_SECONDS = 10;
 const DEFAULT_MAX_QUEUE_BYTES = 8 * 1024 * 1024;
@@ -106,6 +107,7 @@ const daemonOptions = {
     defaultText: DEFAULT_DEBUGFS_ROOT,
     help: 'where KVM publishes per-VM statistics in debugfs, read only for a VMM that keeps no KVM statistics fd',
   },
+  ...webOptions,
   ...logLevelOption,
 } satisfies OptionTable;
 
@@ -156,6 +158,9 @@ export const daemonCommand: Command = {
     const { values } = parseCommandLine(argv, daemonOptions);
     const logger = createLogger(parseLogLevel(values['log-level']));
     const metricsAddress = values.metrics === undefined ? undefined : parseOption('--metrics', values.metrics, parseListenAddress);
+    if (values['web-config'] !== undefined && metricsAddress === undefined) throw new UsageError('--web-config applies to --metrics, which is not given');
+    // Read before the socket exists, so that a web config that does not load leaves nothing behind.
+    const web = parseWebOptions(values, logger);
     // Listened for before the socket exists: a SIGTERM that comes while the daemon starts stops it once started.
     const stopped = terminationSignal();
     const daemon = await StatsDaemon.start({
@@ -175,7 +180,7 @@ export const daemonCommand: Command = {
       logger,
     });
     const metrics = metricsAddress && (await startOrStop(daemon, () =>
-      startMetricsServer({ ...metricsAddress, source: daemon.serveMetrics(), logger })));
+      startMetricsServer({ ...metricsAddress, source: daemon.serveMetrics(), logger, web })));
     const signal = await stopped;
     logger.info({ signal }, 'shutting down');
     await Promise.all([daemon.stop(), metrics && metrics.close()]);

@@ -4,6 +4,7 @@ import { DEFAULT_SOCKET_PATH } from '../daemon/socket-path.js';
 import { DEFAULT_METRICS_HOST, DEFAULT_METRICS_PORT, parseListenAddress, startMetricsServer } from '../metrics/server.js';
 import { logLevelOption, parseCommandLine, parseLogLevel, parseOption, terminationSignal, UsageError, type Command } from './command.js';
 import { usageText, type OptionTable } from './options.js';
+import { parseWebOptions, webOptions } from './web-options.js';
 
 const DEFAULT_STALE_SECONDS = 35;
 
@@ -21,6 +22,7 @@ const exporterOptions = {
     default: String(DEFAULT_STALE_SECONDS),
     help: 'how long a VM seen only once keeps its series without new Data',
   },
+  ...webOptions,
   ...logLevelOption,
 } satisfies OptionTable;
 
@@ -29,7 +31,7 @@ export const exporterCommand: Command = {
   summary: "serve a running stats daemon's VMs as Prometheus metrics",
   options: exporterOptions,
   usage: usageText(
-    `usage: vmm-stats exporter [--connect SOCKET] [--listen HOST:PORT]
+    `usage: vmm-stats exporter [--connect SOCKET] [--listen HOST:PORT] [--web-config FILE]
 
 The standalone Prometheus adapter: subscribes to every VM of a running stats daemon (vmm-stats, or any
 daemon that speaks the albatross Stats channel), keeps each VM's newest Data, and serves /metrics.
@@ -43,9 +45,10 @@ three of its intervals.`,
     const staleSeconds = Number(values['stale-after']);
     if (!(staleSeconds > 0)) throw new UsageError(`--stale-after takes a positive number of seconds, not '${values['stale-after']}'`);
     const logger = createLogger(parseLogLevel(values['log-level']));
+    const web = parseWebOptions(values, logger);
     const stopped = terminationSignal();
     const exporter = new Exporter({ socketPath: values.connect, logger, staleAfterMs: staleSeconds * 1000 });
-    const server = await startMetricsServer({ ...listen, source: exporter.metricsSource, logger });
+    const server = await startMetricsServer({ ...listen, source: exporter.metricsSource, logger, web });
     exporter.start();
     const signal = await stopped;
     logger.info({ signal }, 'shutting down');

@@ -1,8 +1,9 @@
 // The HTTP endpoint Prometheus scrapes: GET /metrics renders the source's latest snapshot.
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
+import { createWebServer, DEFAULT_MAX_REQUESTS, type WebOptions } from './web-server.js';
 import type { Logger } from '../log/logger.js';
 import { Slicer } from '../loop/slicer.js';
 import {
@@ -26,6 +27,8 @@ export const DEFAULT_METRICS_PORT = 9947;
 
 /** Loopback by default: VM names and traffic are the host's business until its operator opens them up. */
 export const DEFAULT_METRICS_HOST = '127.0.0.1';
+
+const OPEN_WEB: WebOptions = { configFile: undefined, maxRequests: DEFAULT_MAX_REQUESTS };
 
 /**
  * `HOST:PORT`, `[IPV6]:PORT`, `:PORT` (every IPv4 interface) or `HOST` (the default port), as `--metrics` and
@@ -153,6 +156,8 @@ export async function startMetricsServer(opts: {
   port: number;
   source: MetricsSource;
   logger: Logger;
+  /** TLS, auth and limits for every path; by default plain HTTP for anyone, with node_exporter's bound. */
+  web?: WebOptions;
 }): Promise<MetricsServer> {
   const state: ServerState = {
     source: opts.source,
@@ -161,7 +166,7 @@ export async function startMetricsServer(opts: {
     closing: false,
     renderMemory: undefined,
   };
-  const server = createServer((req, res) => {
+  const { server, scheme } = createWebServer(opts.web ?? OPEN_WEB, opts.logger, (req, res) => {
     handle(state, req, res).catch((err: unknown) => failed(state, res, err));
   });
   // Requests that do not parse never reach the handler: node answers them (400, 431) and closes.
@@ -174,7 +179,7 @@ export async function startMetricsServer(opts: {
   });
   server.on('error', (err) => opts.logger.error({ err }, 'metrics server error'));
   const { address: host, port } = server.address() as AddressInfo;
-  opts.logger.info({ host, port, url: `http://${host.includes(':') ? `[${host}]` : host}:${port}/metrics` },
+  opts.logger.info({ host, port, url: `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}/metrics` },
     'serving metrics');
   return {
     address: { host, port },

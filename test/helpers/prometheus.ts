@@ -83,7 +83,7 @@ export interface PrometheusServer {
 
 export const SCRAPE_JOB = 'vmm-stats';
 
-function config(target: string, ruleFile: string | undefined): string {
+function config(target: string, ruleFile: string | undefined, scrape: string[]): string {
   return [
     'global:',
     '  scrape_interval: 1s',
@@ -92,6 +92,7 @@ function config(target: string, ruleFile: string | undefined): string {
     ...(ruleFile === undefined ? [] : ['rule_files:', `  - '${ruleFile}'`]),
     'scrape_configs:',
     `  - job_name: ${SCRAPE_JOB}`,
+    ...scrape.map((line) => `    ${line}`),
     '    static_configs:',
     `      - targets: ['${target}']`,
     '',
@@ -121,12 +122,13 @@ function exited(child: ChildProcess): Promise<void> {
 /**
  * Starts `prometheus` scraping `target` (host:port) every second, evaluating `rules` (the text of a rule
  * file, copied into Prometheus' own directory) when given; resolves once it reports ready. In `netns`, it
- * and everything asked of it stay inside that namespace.
+ * and everything asked of it stay inside that namespace. `scrape`: more lines of the scrape job's config
+ * (`scheme: https`, `basic_auth:` ...), as YAML at the job's level.
  */
 export async function startPrometheus(
   binary: string,
   target: string,
-  { netns, rules }: { netns?: NetworkNamespace; rules?: string } = {},
+  { netns, rules, scrape = [] }: { netns?: NetworkNamespace; rules?: string; scrape?: string[] } = {},
 ): Promise<PrometheusServer> {
   const dir = await mkdtemp(join(tmpdir(), 'vmm-stats-prometheus-'));
   const configFile = join(dir, 'prometheus.yml');
@@ -135,7 +137,7 @@ export async function startPrometheus(
     ruleFile = join(dir, 'rules.yml');
     await writeFile(ruleFile, rules);
   }
-  await writeFile(configFile, config(target, ruleFile));
+  await writeFile(configFile, config(target, ruleFile, scrape));
   // Nothing else listens in a namespace of the test's own.
   const port = netns === undefined ? await freePort() : 9090;
   const url = `http://127.0.0.1:${port}`;
