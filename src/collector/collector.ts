@@ -235,6 +235,10 @@ export class Collector {
   readonly #interfaces = new InterfaceSampler();
   readonly #probe = new InterfaceSampler();
   readonly #vmm = new Map<RegisteredVm, VmmState>();
+  /** Wanted VMs whose hypervisor counters are open. */
+  #vmmOpen = new Set<RegisteredVm>();
+  /** Wanted VMs whose counters are not open and may be tried again, in the order they will be. */
+  #vmmPending = new Set<RegisteredVm>();
   readonly #vmmDevices: VmmDeviceNames;
   #plan: Plan | undefined;
   /** Rows of snapshots handed back by their owner (release), to be filled again rather than made anew. */
@@ -307,7 +311,7 @@ export class Collector {
     const started = performance.now();
     const plan = this.#planFor(targets);
     const rows: TickRows = this.#spareRows.pop() ?? { processes: new SampleRows(), taps: new SampleRows(), uses: 0 };
-    const due = this.#vmmDue(targets.wanted);
+    const due = this.#vmmDue();
     const reading = settledAll([
       sampleProcessRowsInBackground(plan.pids, rows.processes),
       plan.tapNames.length > 0 ? this.#sampleTaps(plan.tapNames, rows.taps) : undefined,
@@ -357,6 +361,7 @@ export class Collector {
     if (known?.vms === targets.vms && known.wanted === targets.wanted) return this.#plan!;
     this.#plan = planOf(targets);
     this.#forgetAllBut(targets.vms);
+    this.#trackVmm(targets.wanted);
     return this.#plan;
   }
 
@@ -391,24 +396,40 @@ export class Collector {
     return gone;
   }
 
-  /**
-   * The wanted VMs whose hypervisor counters this tick reads: those open, and those due another attempt to
-   * open, as many as the tick's budget of opens allows (the others wait for the next ticks).
-   */
-  #vmmDue(wanted: readonly RegisteredVm[]): DueVmm[] {
+  /** Sorts the wanted VMs into those whose counters are open and those still to try, once per plan. */
+  #trackVmm(wanted: readonly RegisteredVm[]): void {
     const attempts = this.#options.vmmOpenAttempts ?? DEFAULT_VMM_OPEN_ATTEMPTS;
-    let opensLeft = this.#options.vmmOpensPerTick ?? DEFAULT_VMM_OPENS_PER_TICK;
-    const due: DueVmm[] = [];
+    this.#vmmOpen = new Set();
+    this.#vmmPending = new Set();
     for (const vm of wanted) {
+      const state = this.#vmm.get(vm);
+      if (state?.reader?.opened === true) this.#vmmOpen.add(vm);
+      else if (state === undefined || (state.reader !== undefined && state.failedOpens < attempts)) this.#vmmPending.add(vm);
+    }
+  }
+
+  /**
+   * The wanted VMs whose hypervisor counters this tick reads: those open, and as many of those still to try
+   * as the tick's budget of opens allows (the others wait for the next ticks). Costs what is read and tried,
+   * not what was given up on.
+   */
+  #vmmDue(): DueVmm[] {
+    const due: DueVmm[] = [];
+    for (const vm of this.#vmmOpen) {
+      const state = this.#vmm.get(vm)!;
+      due.push([vm, state.reader!, state]);
+    }
+    let opensLeft = this.#options.vmmOpensPerTick ?? DEFAULT_VMM_OPENS_PER_TICK;
+    for (const vm of this.#vmmPending) {
+      if (opensLeft === 0) break;
       const state = this.#vmmState(vm);
-      const reader = state.reader;
-      if (reader === undefined) continue;
-      if (!reader.opened) {
-        if (state.failedOpens >= attempts || opensLeft === 0) continue;
-        opensLeft -= 1;
-        reader.openInNextPass();
+      if (state.reader === undefined) {
+        this.#vmmPending.delete(vm);
+        continue;
       }
-      due.push([vm, reader, state]);
+      opensLeft -= 1;
+      state.reader.openInNextPass();
+      due.push([vm, state.reader, state]);
     }
     return due;
   }
@@ -418,10 +439,17 @@ export class Collector {
     const counters = new Map<RegisteredVm, VmmCounters>();
     due.forEach(([vm, , state], i) => {
       const reading = readings[i]!;
-      if (reading.ok) counters.set(vm, countersOf(state, reading.counters));
-      else if (reading.opening) this.#openFailed(vm, state, reading.error);
-      // The VM may have torn its device down: it is opened again on a later tick.
-      else this.#options.logger.debug({ vm: vm.name, err: reading.error }, 'hypervisor counters unreadable; reopening');
+      if (reading.ok) {
+        counters.set(vm, countersOf(state, reading.counters));
+        if (this.#vmmPending.delete(vm)) this.#vmmOpen.add(vm);
+      } else if (reading.opening) {
+        this.#openFailed(vm, state, reading.error);
+      } else {
+        // The VM may have torn its device down: it is opened again on a later tick.
+        this.#options.logger.debug({ vm: vm.name, err: reading.error }, 'hypervisor counters unreadable; reopening');
+        this.#vmmOpen.delete(vm);
+        this.#vmmPending.add(vm);
+      }
     });
     return counters;
   }
@@ -444,9 +472,12 @@ export class Collector {
     return state;
   }
 
+  /** Another attempt later (after the others still to try), or given up with one log line. */
   #openFailed(vm: RegisteredVm, state: VmmState, err: SamplerError): void {
     state.failedOpens += 1;
-    if (state.failedOpens === (this.#options.vmmOpenAttempts ?? DEFAULT_VMM_OPEN_ATTEMPTS)) this.#noCounters(vm, err);
+    this.#vmmPending.delete(vm);
+    if (state.failedOpens < (this.#options.vmmOpenAttempts ?? DEFAULT_VMM_OPEN_ATTEMPTS)) this.#vmmPending.add(vm);
+    else this.#noCounters(vm, err);
   }
 
   #noCounters(vm: RegisteredVm, err: SamplerError): void {

@@ -79,10 +79,13 @@ export async function sampleProcessRowsInBackground(pids: readonly number[], int
   await native().sampleProcessesInBackground(into.pids, pids.length, into.rows, into.errors);
 }
 
+/** Checks and copies the pids, unless `into` holds this very array's already (a tick's, unchanged). */
 function fitProcessRows(pids: readonly number[], into: SampleRows): void {
+  if (into.pidsOf === pids) return;
   pids.forEach(checkPid);
   into.fit(pids.length, native().processFields);
   into.pids.set(pids);
+  into.pidsOf = pids;
 }
 
 /** Reads interface counters by name, many per call; holds a netlink socket (Linux) until closed. */
@@ -370,12 +373,15 @@ export class SampleRows {
   words = new Uint32Array(0);
   errors = new Int32Array(0);
   pids = new Int32Array(0);
+  /** The array whose pids `pids` holds; callers hand the same array while nothing changed. */
+  pidsOf: readonly number[] | undefined;
   /** Fields per row, as the last call filled them. */
   fields = 0;
 
   fit(count: number, fields: number): this {
     this.fields = fields;
     if (this.errors.length < count || this.rows.length < count * fields) {
+      this.pidsOf = undefined;
       const capacity = Math.max(count, this.errors.length * 2, 16);
       this.rows = new BigUint64Array(capacity * fields);
       this.words = new Uint32Array(this.rows.buffer);
