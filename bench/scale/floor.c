@@ -5,9 +5,14 @@
 // batches and answered through recvmmsg; then one RTM_GETLINK dump whose entries are matched against the
 // taps by name. Paced like the daemon: a tick every INTERVAL_MS.
 //
+// Apart from the tick (and not counted in it), each tick also dumps the same counters by RTM_GETSTATS
+// (IFLA_STATS_LINK_64 only), matched by interface index: what the cheaper source would cost instead of
+// RTM_GETLINK's whole link description, for the counters alone (flags, MTU and queue length are not in it).
+//
 //   floor TICKS INTERVAL_MS < list      (one line per VM: "pid tap tap ...")
 // prints one JSON line: ticks measured (the first, which opens the files, is left out), and per tick the
-// mean CPU time of this process (CLOCK_PROCESS_CPUTIME_ID) and the mean wall time, in nanoseconds.
+// mean CPU time of this process (CLOCK_PROCESS_CPUTIME_ID) and the mean wall time, in nanoseconds; the CPU
+// of each part of the tick (proc, taskstats, links) and of the RTM_GETSTATS dump (getstats).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -41,7 +46,8 @@ struct tap {
   char name[IFNAMSIZ];
   struct rtnl_link_stats64 stats;
   uint32_t flags, mtu;
-  int found;
+  int index;
+  int found, found_by_stats;
 };
 
 static struct vm *vms;
@@ -267,6 +273,7 @@ static void take_link(struct nlmsghdr *message) {
     else if (attribute->nla_type == IFLA_MTU) mtu = *(uint32_t *)value;
   }
   if (tap == NULL || stats == NULL) return;
+  tap->index = info->ifi_index;
   memcpy(&tap->stats, stats, sizeof tap->stats);
   tap->flags = info->ifi_flags;
   tap->mtu = mtu;
@@ -301,6 +308,69 @@ static void dump_links(int fd, char *buffer, uint32_t *next_seq) {
   }
 }
 
+// ---- the cheaper source, for comparison ----
+
+static int compare_ints(const void *a, const void *b) {
+  return *(const int *)a - *(const int *)b;
+}
+
+static int *index_order;  // tap positions sorted by interface index
+
+static void sort_by_index(void) {
+  index_order = malloc(tap_count * 2 * sizeof *index_order);
+  for (size_t i = 0; i < tap_count; i++) {
+    index_order[2 * i] = taps[i].index;
+    index_order[2 * i + 1] = (int)i;
+  }
+  qsort(index_order, tap_count, 2 * sizeof *index_order, compare_ints);
+}
+
+static struct tap *find_index(int index) {
+  int *found = bsearch(&index, index_order, tap_count, 2 * sizeof *index_order, compare_ints);
+  return found == NULL ? NULL : &taps[found[1]];
+}
+
+static void take_stats(struct nlmsghdr *message) {
+  struct if_stats_msg *info = NLMSG_DATA(message);
+  struct tap *tap = find_index(info->ifindex);
+  if (tap == NULL) return;
+  char *attributes = (char *)info + NLMSG_ALIGN(sizeof *info);
+  size_t length = message->nlmsg_len - NLMSG_LENGTH(sizeof *info);
+  FOR_EACH_ATTRIBUTE(attribute, attributes, length) {
+    if (attribute->nla_type != IFLA_STATS_LINK_64) continue;
+    memcpy(&tap->stats, (char *)attribute + NLA_HDRLEN, sizeof tap->stats);
+    tap->found_by_stats = 1;
+  }
+}
+
+static void dump_stats(int fd, char *buffer, uint32_t *next_seq) {
+  struct {
+    struct nlmsghdr header;
+    struct if_stats_msg info;
+  } request = {
+      .header = {.nlmsg_len = NLMSG_LENGTH(sizeof(struct if_stats_msg)), .nlmsg_type = RTM_GETSTATS,
+                 .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = (*next_seq)++},
+      .info = {.family = AF_UNSPEC, .filter_mask = IFLA_STATS_FILTER_BIT(IFLA_STATS_LINK_64)},
+  };
+  for (size_t i = 0; i < tap_count; i++) taps[i].found_by_stats = 0;
+  if (send(fd, &request, request.header.nlmsg_len, 0) < 0) die("send RTM_GETSTATS");
+  while (1) {
+    ssize_t received = recv(fd, buffer, DUMP_BUFFER_BYTES, 0);
+    if (received < 0) {
+      if (errno == EINTR) continue;
+      die("recv RTM_GETSTATS");
+    }
+    int length = (int)received;
+    for (struct nlmsghdr *message = (struct nlmsghdr *)buffer; NLMSG_OK(message, length);
+         message = NLMSG_NEXT(message, length)) {
+      if (message->nlmsg_seq != request.header.nlmsg_seq) continue;
+      if (message->nlmsg_type == NLMSG_DONE) return;
+      if (message->nlmsg_type == NLMSG_ERROR) die("RTM_GETSTATS dump refused");
+      if (message->nlmsg_type == RTM_NEWSTATS) take_stats(message);
+    }
+  }
+}
+
 static int64_t now_ns(clockid_t clock) {
   struct timespec t;
   clock_gettime(clock, &t);
@@ -322,8 +392,8 @@ int main(int argc, char **argv) {
   char *replies = malloc(REPLIES_PER_RECEIVE * REPLY_BYTES);
   char *dump = malloc(DUMP_BUFFER_BYTES);
   uint32_t seq = 100;
-  int64_t cpu_total = 0, wall_total = 0;
-  size_t taps_found = 0;
+  int64_t cpu_total = 0, wall_total = 0, proc_total = 0, taskstats_total = 0, links_total = 0, getstats_total = 0;
+  size_t taps_found = 0, taps_found_by_stats = 0;
   int64_t due = now_ns(CLOCK_MONOTONIC);
   for (int tick = 0; tick <= ticks; tick++) {
     struct timespec until = {.tv_sec = due / 1000000000, .tv_nsec = due % 1000000000};
@@ -331,22 +401,34 @@ int main(int argc, char **argv) {
     }
     int64_t wall = now_ns(CLOCK_MONOTONIC), cpu = now_ns(CLOCK_PROCESS_CPUTIME_ID);
     for (size_t i = 0; i < vm_count; i++) read_proc(&vms[i]);
+    const int64_t after_proc = now_ns(CLOCK_PROCESS_CPUTIME_ID);
     query_taskstats(taskstats_fd, family, requests, replies, &seq);
+    const int64_t after_taskstats = now_ns(CLOCK_PROCESS_CPUTIME_ID);
     dump_links(route_fd, dump, &seq);
-    cpu = now_ns(CLOCK_PROCESS_CPUTIME_ID) - cpu;
+    const int64_t after_links = now_ns(CLOCK_PROCESS_CPUTIME_ID);
     wall = now_ns(CLOCK_MONOTONIC) - wall;
+    if (tick == 0) sort_by_index();  // the first dump told the taps' indexes
+    dump_stats(route_fd, dump, &seq);
+    const int64_t after_getstats = now_ns(CLOCK_PROCESS_CPUTIME_ID);
     if (tick > 0) {  // the first tick opens the /proc files: setup, as in the daemon
-      cpu_total += cpu;
+      cpu_total += after_links - cpu;
       wall_total += wall;
+      proc_total += after_proc - cpu;
+      taskstats_total += after_taskstats - after_proc;
+      links_total += after_links - after_taskstats;
+      getstats_total += after_getstats - after_links;
     }
     due += interval_ns;
   }
+  for (size_t i = 0; i < tap_count; i++) taps_found_by_stats += taps[i].found_by_stats;
   for (size_t i = 0; i < tap_count; i++) taps_found += taps[i].found;
   size_t pids_read = 0;
   for (size_t i = 0; i < vm_count; i++) pids_read += vms[i].start_time != 0 && vms[i].maxrss != 0;
   printf("{\"ticks\":%d,\"cpu_ns_per_tick\":%lld,\"wall_ns_per_tick\":%lld,\"vms\":%zu,\"pids_read\":%zu,"
-         "\"taps\":%zu,\"taps_found\":%zu}\n",
+         "\"taps\":%zu,\"taps_found\":%zu,\"taps_found_by_stats\":%zu,\"parts_ns_per_tick\":{\"proc\":%lld,"
+         "\"taskstats\":%lld,\"links\":%lld,\"getstats\":%lld}}\n",
          ticks, (long long)(cpu_total / ticks), (long long)(wall_total / ticks), vm_count, pids_read, tap_count,
-         taps_found);
+         taps_found, taps_found_by_stats, (long long)(proc_total / ticks), (long long)(taskstats_total / ticks),
+         (long long)(links_total / ticks), (long long)(getstats_total / ticks));
   return 0;
 }

@@ -18,6 +18,8 @@ interface FloorOutput {
   pids_read: number;
   taps: number;
   taps_found: number;
+  taps_found_by_stats: number;
+  parts_ns_per_tick: { proc: number; taskstats: number; links: number; getstats: number };
 }
 
 /** Compiles the floor program; returns its path. */
@@ -37,13 +39,16 @@ export async function startFloor(program: string, fleet: VmStandIn[], ticks: num
   if (code !== 0) throw new Error(`the floor program failed (exit ${code})`);
   const result = JSON.parse(output) as FloorOutput;
   // A floor that skipped work would flatter nobody but would compare nothing.
-  if (result.pids_read !== result.vms || result.taps_found !== result.taps) {
-    throw new Error(`the floor read ${result.pids_read}/${result.vms} pids and ${result.taps_found}/${result.taps} taps`);
+  if (result.pids_read !== result.vms || result.taps_found !== result.taps || result.taps_found_by_stats !== result.taps) {
+    throw new Error(`the floor read ${result.pids_read}/${result.vms} pids and ${result.taps_found}/${result.taps} taps `
+      + `(${result.taps_found_by_stats} by RTM_GETSTATS)`);
   }
+  const parts = result.parts_ns_per_tick;
   return {
     label: 'C floor: /proc stat, taskstats, RTM_GETLINK dump',
     ticks: result.ticks,
     cpuSecondsPerTick: result.cpu_ns_per_tick / 1e9,
     wallSecondsPerTick: result.wall_ns_per_tick / 1e9,
+    partsSecondsPerTick: { proc: parts.proc / 1e9, taskstats: parts.taskstats / 1e9, links: parts.links / 1e9, getstats: parts.getstats / 1e9 },
   };
 }

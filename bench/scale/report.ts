@@ -9,6 +9,8 @@ export interface FloorResult {
   ticks: number;
   cpuSecondsPerTick: number;
   wallSecondsPerTick: number;
+  /** The tick's CPU by kernel source, and (not in the tick) what RTM_GETSTATS costs for the same counters. */
+  partsSecondsPerTick: { proc: number; taskstats: number; links: number; getstats: number };
 }
 
 export interface RunInfo {
@@ -68,7 +70,7 @@ interface ScrapeFigures {
 
 export interface Summary {
   run: RunInfo;
-  floor: { label: string; ticks: number; cpuMsPerTick: Figure; wallMsPerTick: Figure };
+  floor: { label: string; ticks: number; cpuMsPerTick: Figure; wallMsPerTick: Figure; partsMsPerTick: Record<string, number> };
   tick: {
     ticks: number;
     cpuMsPerTick: Figure;
@@ -246,6 +248,8 @@ export function summarise(run: RunInfo, floors: FloorResult[], phases: Phases, p
       ticks: sum(floors.map((floor) => floor.ticks)),
       cpuMsPerTick: figure(floorCpu.map(ms)),
       wallMsPerTick: figure(floors.map((floor) => ms(floor.wallSecondsPerTick))),
+      partsMsPerTick: Object.fromEntries((['proc', 'taskstats', 'links', 'getstats'] as const)
+        .map((part) => [part, median(floors.map((floor) => ms(floor.partsSecondsPerTick[part])))])),
     },
     tick,
     fanOut,
@@ -383,6 +387,9 @@ export function formatSummary(s: Summary): string {
     `Data frames per tick: ${fixed(s.tick.dataFramesPerTick, 1)}; user share of the tick's CPU: ${fixed(s.tick.userShare * 100, 0)}%`,
     '',
     ticks,
+    `  the floor's CPU by source (ms/tick): /proc/<pid>/stat ${fixed(s.floor.partsMsPerTick.proc!, 2)}, taskstats `
+      + `${fixed(s.floor.partsMsPerTick.taskstats!, 2)}, RTM_GETLINK dump ${fixed(s.floor.partsMsPerTick.links!, 2)}; `
+      + `the same counters by an RTM_GETSTATS dump instead: ${fixed(s.floor.partsMsPerTick.getstats!, 2)}`,
     `  tick / floor (same round): ${ranged(s.tick.timesFloor, 2)}x; fan-out tick / tick with one subscriber: `
       + `${ranged(s.fanOut.timesOneSubscriber, 2)}x (${fixed(s.fanOut.dataFramesPerTick, 0)} Data frames per tick)`,
     `  ticks holding the event loop over 20 ms at once: ${s.blocking.over20Ms} of ${s.blocking.ticks}; the longest <= `
