@@ -33,7 +33,7 @@ function widthOf(numbers: readonly Column[]): number {
 }
 
 /** Left out, in this order, when a terminal is too narrow for them and a readable name column. */
-const DROPPED_WHEN_NARROW: readonly FieldId[][] = [['packets-in', 'packets-out'], ['taps']];
+const DROPPED_WHEN_NARROW: readonly FieldId[][] = [['packets-in', 'packets-out'], ['taps'], ['exits']];
 const READABLE_NAME_WIDTH = 16;
 
 interface Layout {
@@ -131,8 +131,8 @@ function framed(size: Size, head: string[], body: { lines: string[]; more: (hidd
 /** The sort keys of the shown columns, the active one in reverse video. */
 function sortKeysLine(state: TopState, columns: number): string {
   const sortable = ['name' as const, ...shownFields(state)];
-  const parts = sortable.map((column, i) => `${i === 0 ? 'sort: ' : '  '}${sortKeyOf(column)} ${labelOf(column)}`);
-  return lineWithHighlight(parts, sortable.indexOf(state.order.column), columns);
+  const parts = ['sort: ', ...sortable.map((column, i) => `${i === 0 ? '' : '  '}${sortKeyOf(column)} ${labelOf(column)}`)];
+  return lineWithHighlight(parts, 1 + sortable.indexOf(state.order.column), columns);
 }
 
 function vmsFooter(state: TopState): string {
