@@ -1,9 +1,11 @@
-// `vmm-stats top` as an operator sees it: a real daemon sampling real processes, top running in a real
-// terminal (tmux, 80x24), keys sent to it, the screen read back; and top with its output piped.
+// `vmm-stats top` as an operator sees it: a real daemon sampling real processes (the busy one with KVM-style
+// exit counters in a debugfs tree of the test's, rising as a guest's would), top running in a real terminal
+// (tmux, 80x24), keys sent to it, the screen read back with its attributes; and top with its output piped,
+// bounded by --iterations and --end-time, logging to a CSV file that is rotated under it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -26,12 +28,39 @@ function tmuxMissingReason(): string | undefined {
 
 const dir = mkdtempSync(join(tmpdir(), 'vmm-stats-top-'));
 const socket = join(dir, 's.sock');
+const debugfs = join(dir, 'kvm');
 const children = new ChildProcesses();
 let daemon: ChildProcess | undefined;
+let bumpCounters: NodeJS.Timeout | undefined;
 
-/** A daemon ticking every 0.2 s, with a CPU-burning process and an idle one registered as two VMs. */
+/** The busy VM's counters, as KVM names them, and how much each grows per 100 ms: exits fastest. */
+const COUNTER_GROWTH = { exits: 300, halt_exits: 60, io_exits: 5 };
+
+/**
+ * Writes the counters of `pid`'s VM into the debugfs tree, each at `ticks` times its growth. Each file is
+ * replaced whole, as the kernel's are read: a file caught half-written would not read as a counter.
+ */
+function writeCounters(pid: number, ticks: number): void {
+  const vmDir = join(debugfs, `${pid}-11`);
+  mkdirSync(vmDir, { recursive: true });
+  for (const [name, growth] of Object.entries(COUNTER_GROWTH)) {
+    writeFileSync(join(debugfs, name), `${ticks * growth}\n`);
+    renameSync(join(debugfs, name), join(vmDir, name));
+  }
+}
+
+/**
+ * A daemon ticking every 0.2 s, with a CPU-burning process and an idle one registered as two VMs; the busy
+ * one has hypervisor counters (the daemon reads them from debugfs, the idle one has none).
+ */
 beforeAll(async () => {
-  daemon = spawn(process.execPath, [cli, 'daemon', '--socket', socket, '--interval', '0.2', '--log-level', 'warn', '--state-file', ''], {
+  const busy = await children.busy();
+  const idle = await children.idle();
+  let ticks = 0;
+  writeCounters(busy.pid!, ticks);
+  bumpCounters = setInterval(() => writeCounters(busy.pid!, ++ticks), 100);
+  const daemonArgs = ['daemon', '--socket', socket, '--interval', '0.2', '--log-level', 'warn', '--state-file', '', '--debugfs', debugfs];
+  daemon = spawn(process.execPath, [cli, ...daemonArgs], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let daemonErrors = '';
@@ -40,13 +69,12 @@ beforeAll(async () => {
     if (daemon!.exitCode !== null) throw new Error(`the daemon exited with ${daemon!.exitCode}: ${daemonErrors}`);
     return existsSync(socket) ? true : undefined;
   }, 15_000, 'the daemon socket');
-  const busy = await children.busy();
-  const idle = await children.idle();
   await run(process.execPath, [cli, 'add', BUSY, '--pid', String(busy.pid), '--socket', socket]);
   await run(process.execPath, [cli, 'add', IDLE, '--pid', String(idle.pid), '--socket', socket]);
 });
 
 afterAll(async () => {
+  clearInterval(bumpCounters);
   if (daemon && daemon.exitCode === null) {
     const exited = once(daemon, 'exit');
     daemon.kill('SIGTERM');
@@ -68,19 +96,29 @@ function vmRows(lines: string[]): string[][] {
 const tmuxMissing = tmuxMissingReason();
 if (tmuxMissing) console.warn(`skipping the terminal tests of top: ${tmuxMissing}`);
 
-/** A tmux server of its own holding one 80x24 window, no status line, running top in a shell. */
+/** The texts a line shows in reverse video, from `tmux capture-pane -e` (which ends a span with any other SGR). */
+function reversedIn(line: string): string[] {
+  return [...line.matchAll(/\x1b\[7m([^\x1b]*)/g)].map((match) => match[1]!.trim()); // eslint-disable-line no-control-regex
+}
+
+/** A tmux server of its own holding one 80x24 window, no status line, running top (with `args`) in a shell. */
 class Terminal {
   static #count = 0;
   // A socket in the test's directory, removed with it (tmux leaves its socket file behind).
   readonly #server = join(dir, `tmux-${Terminal.#count++}.sock`);
 
-  constructor(config: string) {
+  constructor(config: string, args: string[] = []) {
     // After top, the shell says how top exited and whether the tty is back in cooked mode, on one line.
     const script =
-      '"$0" "$1" top --socket "$2"; status=$?; ' +
+      'cli=$1; socket=$2; shift 2; "$0" "$cli" top --socket "$socket" "$@"; status=$?; ' +
       'modes=$(stty -a | tr " ;" "\\n\\n" | grep -xE -- "-?(isig|icanon|echo)" | tr "\\n" " "); ' +
       'echo "top exited with status $status; tty: $modes"; exec sleep 3600';
-    this.tmux('-f', config, 'new-session', '-d', '-x', '80', '-y', '24', 'sh', '-c', script, process.execPath, cli, socket);
+    this.tmux('-f', config, 'new-session', '-d', '-x', '80', '-y', '24', 'sh', '-c', script, process.execPath, cli, socket, ...args);
+  }
+
+  /** The screen with its attributes as escape codes. */
+  styledScreen(): string[] {
+    return this.tmux('capture-pane', '-p', '-e').replace(/\n$/, '').split('\n');
   }
 
   tmux(...args: string[]): string {
@@ -121,8 +159,8 @@ describe.skipIf(tmuxMissing !== undefined)('top in a real 80x24 terminal (tmux)'
   const config = join(dir, 'tmux.conf');
   const terminals: Terminal[] = [];
 
-  function startTop(): Terminal {
-    const terminal = new Terminal(config);
+  function startTop(args: string[] = []): Terminal {
+    const terminal = new Terminal(config, args);
     terminals.push(terminal);
     return terminal;
   }
@@ -143,18 +181,32 @@ describe.skipIf(tmuxMissing !== undefined)('top in a real 80x24 terminal (tmux)'
     for (const terminal of terminals) terminal.kill();
   });
 
-  it('shows both VMs with the busy one on top by CPU, re-sorts on keys, redraws on resize, quits on q', async () => {
-    const terminal = startTop();
-    const first = await terminal.screenWhere(`a CPU % above 0 for ${BUSY}`, (lines) => {
+  const FOOTER = /^r reverse {2}< > column {2}f fields {2}x expand {2}q quit +by /;
+
+  /** Waits for both VMs on the screen with the busy one's CPU % and exits per second known. */
+  async function bothVmsWithRates(terminal: Terminal): Promise<string[]> {
+    return terminal.screenWhere(`CPU % and exits/s above 0 for ${BUSY}`, (lines) => {
       const busy = vmRows(lines).find((cells) => cells[0] === BUSY);
-      return busy !== undefined && Number(busy[1]) > 0 && vmRows(lines).length === 2;
+      return busy !== undefined && Number(busy[1]) > 0 && busy[8] !== '-' && rateValue(busy[8]!) > 0 && vmRows(lines).length === 2;
     });
+  }
+
+  it('shows both VMs with the busy one on top by CPU, its exits per second, re-sorts on keys, adapts to resizes, quits on q', async () => {
+    const terminal = startTop();
+    const first = await bothVmsWithRates(terminal);
     expect(terminal.flags()).toBe('1 0');
     expect(first).toHaveLength(24);
     expect(first[0]).toMatch(/^vmm-stats top \d\d:\d\d:\d\d {2}2 VMs {2}CPU [\d.]+% of \d+%/);
-    expect(first[1]).toMatch(/^VM +CPU% +MAXRSS MiB +IN pk\/s +OUT pk\/s +IN B\/s +OUT B\/s +TAPS$/);
-    expect(first[23]).toMatch(/^c CPU {2}m mem {2}n name .* q quit +by CPU%, high first$/);
+    expect(first[1]).toMatch(/^VM +CPU% +MAXRSS MiB +IN pk\/s +OUT pk\/s +IN B\/s +OUT B\/s +TAPS +EXITS\/s$/);
+    expect(first[22]).toMatch(/^sort: n name {2}c cpu {2}m mem {2}p pk-in {2}P pk-out {2}i in {2}o out {2}t taps {2}e exits$/);
+    expect(first[23]).toMatch(FOOTER);
+    expect(first[23]).toMatch(/by CPU%, high first$/);
     expect(vmRows(first).map((cells) => cells[0])).toEqual([BUSY, IDLE]);
+    // 300 exits per 100 ms: about 3000 a second, however the daemon's ticks fall.
+    const busyExits = rateValue(vmRows(first)[0]![8]!);
+    expect(busyExits).toBeGreaterThan(1000);
+    expect(busyExits).toBeLessThan(9000);
+    expect(vmRows(first)[1]![8]).toBe('-');
 
     terminal.press('n');
     await terminal.screenWhere('name order', (lines) =>
@@ -169,13 +221,117 @@ describe.skipIf(tmuxMissing !== undefined)('top in a real 80x24 terminal (tmux)'
     const reversed = await terminal.screenWhere('reversed memory order', (lines) => lines[23]!.endsWith('by MAXRSS MiB, low first'));
     expect(memory(reversed)[0]).toBeLessThanOrEqual(memory(reversed)[1]!);
 
-    terminal.tmux('resize-window', '-x', '60', '-y', '12');
-    const small = await terminal.screenWhere('the screen redrawn at 60x12', (lines) => lines.length === 12 && lines[11]!.startsWith('c CPU'));
-    expect(small[0]).toMatch(/^vmm-stats top /);
-    expect(vmRows(small)).toHaveLength(2);
+    for (const [columns, rows] of [[60, 12], [100, 30], [80, 24]] as const) {
+      terminal.tmux('resize-window', '-x', String(columns), '-y', String(rows));
+      const redrawn = (lines: string[]) =>
+        lines.length === rows && lines[0]!.startsWith('vmm-stats top ') && vmRows(lines).length === 2 && FOOTER.test(lines[rows - 1]!);
+      const resized = await terminal.screenWhere(`the screen redrawn at ${columns}x${rows}`, redrawn);
+      for (const line of resized) expect(line.length, line).toBeLessThanOrEqual(columns);
+      if (columns >= 80) expect(resized[1]).toMatch(/ IN pk\/s .* EXITS\/s$/);
+      else expect(resized[1]).not.toContain('pk/s');
+    }
 
     terminal.press('q');
     await expectRestoredAfterExit(terminal);
+  });
+
+  it('sorts by any shown column: its key, or < and > to move along; the title and the key show it in reverse video', async () => {
+    const terminal = startTop();
+    await bothVmsWithRates(terminal);
+    const sortedBy = (footer: string) => terminal.screenWhere(`the order ${footer}`, (lines) => lines[23]!.endsWith(footer));
+    terminal.press('e');
+    const byExits = await sortedBy('by EXITS/s, high first');
+    expect(vmRows(byExits).map((cells) => cells[0])).toEqual([BUSY, IDLE]);
+    const styled = terminal.styledScreen();
+    expect(reversedIn(styled[1]!)).toEqual(['EXITS/s']);
+    expect(reversedIn(styled[22]!)).toEqual(['e exits']);
+    terminal.press('<');
+    await sortedBy('by TAPS, high first');
+    expect(reversedIn(terminal.styledScreen()[1]!)).toEqual(['TAPS']);
+    terminal.press('>');
+    await sortedBy('by EXITS/s, high first');
+    terminal.press('>');
+    const wrapped = await sortedBy('by VM, A-Z');
+    expect(vmRows(wrapped).map((cells) => cells[0])).toEqual([IDLE, BUSY]);
+    terminal.press('>');
+    await sortedBy('by CPU%, high first');
+    terminal.press('q');
+    await expectRestoredAfterExit(terminal);
+  });
+
+  it('chooses the columns with f: the fields screen toggles them, a hidden sorted column sorts by name', async () => {
+    const terminal = startTop();
+    await bothVmsWithRates(terminal);
+    terminal.press('f');
+    const fields = await terminal.screenWhere('the fields screen', (lines) => lines[1] === 'fields: 1-8 show or hide a column');
+    expect(fields[3]).toMatch(/^ {2}1 {2}\[x\] {2}CPU% +c +user \+ system CPU time/);
+    expect(fields[10]).toMatch(/^ {2}8 {2}\[x\] {2}EXITS\/s +e +the hypervisor's VM exits per second/);
+    terminal.press('1');
+    terminal.press('3');
+    await terminal.screenWhere('CPU% and IN pk/s hidden', (lines) => lines[3]!.includes('[ ]  CPU%') && lines[5]!.includes('[ ]  IN pk/s'));
+    terminal.press('f');
+    const back = await terminal.screenWhere('the VMs without CPU%', (lines) => lines[1]!.startsWith('VM ') && !lines[1]!.includes('CPU%'));
+    expect(back[1]).toMatch(/^VM +MAXRSS MiB +OUT pk\/s +IN B\/s +OUT B\/s +TAPS +EXITS\/s$/);
+    expect(back[23]).toMatch(/by VM, A-Z$/);
+    expect(back[22]).not.toMatch(/c cpu/);
+    // The key of a hidden column sorts nothing.
+    terminal.press('c');
+    terminal.press('t');
+    await terminal.screenWhere('sorted by taps', (lines) => lines[23]!.endsWith('by TAPS, high first'));
+    terminal.press('q');
+    await expectRestoredAfterExit(terminal);
+  });
+
+  it('starts with the columns and the order given by --fields and --sort', async () => {
+    const terminal = startTop(['--fields', 'exits,cpu', '--sort', 'exits']);
+    const lines = await terminal.screenWhere('the chosen columns', (l) => vmRows(l).length === 2 && /^VM +EXITS\/s +CPU%$/.test(l[1]!));
+    expect(lines[23]).toMatch(/by EXITS\/s, high first$/);
+    expect(reversedIn(terminal.styledScreen()[1]!)).toEqual(['EXITS/s']);
+    terminal.press('q');
+    await expectRestoredAfterExit(terminal);
+  });
+
+  it("expands the selected VM with x into its counters' rates, fastest first, as kvm_stat shows them", async () => {
+    const terminal = startTop();
+    await bothVmsWithRates(terminal);
+    // The first row is selected: the busy VM, by CPU.
+    expect(reversedIn(terminal.styledScreen()[2]!)[0]).toMatch(new RegExp(`^${BUSY.replace('.', '\\.')} `));
+    terminal.press('x');
+    const expanded = await terminal.screenWhere(`${BUSY}'s counters with rates`, (lines) =>
+      lines[1] === `${BUSY}: hypervisor counters, fastest first` && lines.slice(3, 6).every((line) => / [\d.]+[kMG]?$/.test(line)),
+    );
+    expect(expanded[2]).toMatch(/^COUNTER +TOTAL +PER SEC$/);
+    const counters = expanded.slice(3, 6).map(cellsOf);
+    expect(counters.map((cells) => cells[0])).toEqual(['exits', 'halt_exits', 'io_exits']);
+    const rates = counters.map((cells) => rateValue(cells[2]!));
+    expect(rates[0]).toBeGreaterThan(rates[1]!);
+    expect(rates[1]).toBeGreaterThan(rates[2]!);
+    expect(rates[2]).toBeGreaterThan(0);
+    expect(Number(counters[0]![1])).toBeGreaterThan(Number(counters[1]![1]));
+    expect(expanded[23]).toBe('x or Esc back  q quit');
+
+    terminal.press('Escape');
+    await terminal.screenWhere('the VMs again', (lines) => FOOTER.test(lines[23]!));
+    terminal.press('Down');
+    await terminal.screenWhere(`${IDLE} selected`, () => reversedIn(terminal.styledScreen()[3]!)[0]?.startsWith(`${IDLE} `) === true);
+    terminal.press('x');
+    await terminal.screenWhere(`${IDLE} without counters`, (lines) =>
+      lines[1] === `${IDLE}: hypervisor counters, fastest first` && lines[3]!.startsWith("no hypervisor counters in this VM's Data"),
+    );
+    terminal.press('x');
+    await terminal.screenWhere('the VMs again', (lines) => FOOTER.test(lines[23]!));
+    terminal.press('q');
+    await expectRestoredAfterExit(terminal);
+  });
+
+  it('prints plain blocks with --batch even on a terminal, and exits 0 after --iterations', async () => {
+    const terminal = startTop(['-b', '-n', '2']);
+    const lines = await terminal.screenWhere('top to exit', (l) => l.some((line) => line.startsWith('top exited')));
+    expect(lines.find((line) => line.startsWith('top exited'))).toMatch(/^top exited with status 0; tty: isig icanon echo\s*$/);
+    // Not on the alternate screen: the blocks are still there after top exited.
+    expect(lines.filter((line) => line.startsWith('vmm-stats top '))).toHaveLength(2);
+    expect(lines.filter((line) => /^VM +CPU%/.test(line))).toHaveLength(2);
+    expect(vmRows(lines)).toHaveLength(4);
   });
 
   it('drops a VM from the screen a few intervals after it is removed', async () => {
