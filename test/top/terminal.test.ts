@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { TapVmm, tapUnavailableReason, uniqueInterfaceName } from '../helpers/net.js';
 import { ChildProcesses, eventually } from '../helpers/processes.js';
@@ -356,6 +357,51 @@ describe.skipIf(tmuxMissing !== undefined)('top in a real 80x24 terminal (tmux)'
   });
 });
 
+/** Runs top on the test's daemon with its output piped until it exits by itself (or 30 s pass). */
+async function topUntilExit(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; seconds: number }> {
+  const started = performance.now();
+  const top = spawn(process.execPath, [cli, 'top', '--socket', socket, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  top.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  top.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const limit = setTimeout(() => top.kill('SIGKILL'), 30_000);
+  const [code] = (await once(top, 'exit')) as [number | null];
+  clearTimeout(limit);
+  return { code, stdout, stderr, seconds: (performance.now() - started) / 1000 };
+}
+
+function blocksIn(output: string): number {
+  return output.split('\n').filter((line) => line.startsWith('vmm-stats top ')).length;
+}
+
+/** CSV records as RFC 4180 reads them (quoted cells may hold commas, quotes and line breaks). */
+function readCsv(text: string): string[][] {
+  const records: string[][] = [];
+  let record: string[] = [];
+  let cell = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quoted && c === '"' && text[i + 1] === '"') {
+      cell += '"';
+      i++;
+    } else if (c === '"') {
+      quoted = !quoted;
+    } else if (quoted || (c !== ',' && c !== '\n')) {
+      cell += c;
+    } else {
+      record.push(cell);
+      cell = '';
+      if (c === '\n') {
+        records.push(record);
+        record = [];
+      }
+    }
+  }
+  return records;
+}
+
 /** Reads back a rate as top writes it: 0, 7.5, 512, 1.2k, 34k, 5.6M. */
 function rateValue(text: string): number {
   const scale = { k: 1e3, M: 1e6, G: 1e9 }[text.slice(-1)] ?? 1;
@@ -377,12 +423,98 @@ describe('top without a terminal', () => {
     expect((await exited)[0]).toBe(0);
     expect(output).not.toContain('\x1b');
     const lines = output.split('\n');
-    expect(lines[1]).toMatch(/^VM +CPU% +MAXRSS MiB +IN pk\/s +OUT pk\/s +IN B\/s +OUT B\/s +TAPS$/);
+    expect(lines[1]).toMatch(/^VM +CPU% +MAXRSS MiB +IN pk\/s +OUT pk\/s +IN B\/s +OUT B\/s +TAPS +EXITS\/s$/);
     const busyCpu = vmRows(lines)
       .filter((cells) => cells[0] === BUSY)
       .map((cells) => Number(cells[1]));
     expect(busyCpu.length).toBeGreaterThanOrEqual(4);
     expect(Math.max(...busyCpu.filter((cpu) => !Number.isNaN(cpu)))).toBeGreaterThan(0);
+  });
+
+  it('exits 0 by itself after --iterations refreshes', async () => {
+    const { code, stdout, seconds } = await topUntilExit(['-n', '3']);
+    expect(code).toBe(0);
+    expect(blocksIn(stdout)).toBe(3);
+    // The daemon ticks every 0.2 s: three refreshes come within a few seconds.
+    expect(seconds).toBeLessThan(10);
+  });
+
+  it('refreshes every --delay seconds, not with each of the daemon\'s ticks, with rates over the delay', async () => {
+    const { code, stdout, seconds } = await topUntilExit(['--delay', '1', '-n', '3']);
+    expect(code).toBe(0);
+    expect(blocksIn(stdout)).toBe(3);
+    // The first refresh comes with the first Data, then one a second.
+    expect(seconds).toBeGreaterThanOrEqual(2);
+    const busyExits = vmRows(stdout.split('\n')).filter((cells) => cells[0] === BUSY).map((cells) => cells[8]!);
+    expect(busyExits[0]).toBe('-');
+    for (const exits of busyExits.slice(1)) expect(rateValue(exits)).toBeGreaterThan(1000);
+  });
+
+  it('exits 0 at --end-time, given from now or as an ISO 8601 timestamp', async () => {
+    for (const endTimeFromNow of [() => '+2', () => new Date(Date.now() + 2000).toISOString()]) {
+      const started = Date.now();
+      const endTime = endTimeFromNow();
+      const { code, stdout } = await topUntilExit(['--end-time', endTime]);
+      expect(code, endTime).toBe(0);
+      expect(Date.now() - started, endTime).toBeGreaterThanOrEqual(1900);
+      expect(blocksIn(stdout), endTime).toBeGreaterThan(2);
+    }
+  });
+
+  it('logs one CSV line per VM per refresh, with a header, ISO 8601 times and quoted names', async () => {
+    const odd = 'csv, "odd" name';
+    const idle = await children.idle();
+    await run(process.execPath, [cli, 'add', odd, '--pid', String(idle.pid), '--socket', socket]);
+    const path = join(dir, 'log.csv');
+    try {
+      const { code } = await topUntilExit(['-n', '4', '--csv', path, '--fields', 'cpu,exits,memory']);
+      expect(code).toBe(0);
+    } finally {
+      await run(process.execPath, [cli, 'remove', odd, '--socket', socket]);
+      await children.kill(idle);
+    }
+    const records = readCsv(readFileSync(path, 'utf8'));
+    expect(records[0]).toEqual(['time', 'vm', 'cpu_percent', 'exits_per_s', 'maxrss_mib']);
+    const rows = records.slice(1);
+    expect(rows).toHaveLength(12);
+    expect(new Set(rows.map((row) => row[1]))).toEqual(new Set([IDLE, BUSY, odd]));
+    for (const row of rows) expect(new Date(row[0]!).toISOString()).toBe(row[0]);
+    expect(new Set(rows.map((row) => row[0])).size).toBe(4);
+    const busy = rows.filter((row) => row[1] === BUSY);
+    expect(busy[0]!.slice(2, 4)).toEqual(['', '']);
+    for (const row of busy.slice(1)) {
+      expect(Number(row[2])).toBeGreaterThan(0);
+      expect(Number(row[3])).toBeGreaterThan(1000);
+    }
+    for (const row of rows.filter((r) => r[1] !== BUSY)) expect(row[3]).toBe('');
+    for (const row of rows) expect(Number(row[4])).toBeGreaterThan(0);
+  });
+
+  it('reopens the CSV file on SIGHUP: after a rename, a new file with the header and further lines', async () => {
+    const path = join(dir, 'rotated.csv');
+    const top = spawn(process.execPath, [cli, 'top', '--socket', socket, '--csv', path], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const lineCount = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').length - 1 : 0);
+    try {
+      await eventually(() => (lineCount(path) >= 5 ? true : undefined), 15_000, 'lines in the CSV file');
+      renameSync(path, `${path}.1`);
+      await eventually(() => (lineCount(`${path}.1`) >= 7 ? true : undefined), 15_000, 'lines in the renamed file, still written');
+      top.kill('SIGHUP');
+      await eventually(() => (lineCount(path) >= 5 ? true : undefined), 15_000, 'lines in a new CSV file');
+      const exited = once(top, 'exit');
+      top.kill('SIGINT');
+      expect((await exited)[0]).toBe(0);
+    } finally {
+      if (top.exitCode === null) top.kill('SIGKILL');
+    }
+    const [old, fresh] = [readCsv(readFileSync(`${path}.1`, 'utf8')), readCsv(readFileSync(path, 'utf8'))];
+    for (const records of [old, fresh]) {
+      expect(records[0]).toEqual(['time', 'vm', 'cpu_percent', 'maxrss_mib', 'packets_in_per_s', 'packets_out_per_s', 'bytes_in_per_s', 'bytes_out_per_s', 'taps', 'exits_per_s']);
+      expect(records.slice(1).every((record) => record[0] !== 'time' && record.length === 10)).toBe(true);
+    }
+    // Nothing lost or repeated across the rotation: the new file goes on where the old one stopped.
+    const times = [...old.slice(1), ...fresh.slice(1)].map((record) => record[0]!);
+    expect([...times].sort()).toEqual(times);
+    expect(fresh[1]![0]! >= old.at(-1)![0]!).toBe(true);
   });
 
   it.skipIf(tapMissing !== undefined)("shows a tap's traffic from the VM as IN, per second, for a NAME subtree", async () => {
