@@ -62,8 +62,8 @@ const topOptions = {
   ...socketOption,
 } satisfies OptionTable;
 
-const FIELD_HELP = FIELDS.map((field) => `  ${field.id.padEnd(12)}${field.title.padEnd(12)}${field.description}`).join('\n');
-const SORT_KEYS = ['name' as const, ...FIELD_IDS].map((column) => `${sortKeyOf(column)} ${column}`).join(', ');
+const FIELD_HELP = FIELDS.map((field) => `  ${field.id.padEnd(13)}${field.title.padEnd(12)}${field.description}`).join('\n');
+const SORT_KEYS = SORT_COLUMNS.map(sortKeyOf).join(' ');
 
 const usage = usageText(
   `usage: vmm-stats top [NAME] [--fields LIST] [--sort COLUMN] [-d SECONDS] [-n N] [--end-time TIME]
@@ -77,11 +77,16 @@ Rates are over the time between two refreshes; IN is traffic from the VM. '-' is
 yet (one Data so far, or the process restarted), or a VM without that counter. A VM that sends no
 Data for a few intervals (removed, or its process exited) leaves the view.
 
-Keys: sort by a column with ${SORT_KEYS}; < and > sort by the column left or right of the sorted one;
-r reverse the order; up and down (or k and j) select a VM; x show the selected VM's hypervisor
-counters with their rates, fastest first, as kvm_stat does (x or Esc: back); f choose the columns
-to show (1-8 show or hide one; f or Esc: back); q or Ctrl-C quit. The sorted column's title and
-its sort key are shown in reverse video, and the last line says the order.
+Keys:
+  ${SORT_KEYS}   sort by ${SORT_COLUMNS.join(', ')}
+  < >                 sort by the shown column left or right of the sorted one
+  r                   reverse the order
+  up, down (k, j)     select a VM
+  x                   show the selected VM's hypervisor counters and their rates, fastest first,
+                      as kvm_stat does (x or Esc: back)
+  f                   choose the columns to show: 1-8 show or hide one (f or Esc: back)
+  q or Ctrl-C         quit
+The sorted column's title and its sort key are in reverse video; the last line says the order.
 
 When standard output is not a terminal, or with --batch, top prints one plain block of rows per
 refresh instead. --csv FILE appends to FILE (never truncates it): the header (time, vm, then the

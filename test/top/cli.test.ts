@@ -37,14 +37,16 @@ describe('vmm-stats top on the command line', () => {
     expect(stdout).toMatch(/^usage: vmm-stats top \[NAME\]/);
     expect(stdout).toMatch(/MAXRSS MiB +the VM process's peak resident set/);
     expect(stdout).toMatch(/IN is traffic from the VM/);
-    expect(stdout).toMatch(/q or Ctrl-C quit/);
+    expect(stdout).toMatch(/^ {2}q or Ctrl-C +quit$/m);
     expect(stdout).toMatch(/--socket PATH/);
     for (const flag of ['--fields LIST', '-d, --delay SECONDS', '-n, --iterations N', '--end-time TIME', '-b, --batch', '--csv FILE']) {
       expect(stdout).toContain(flag);
     }
     expect(stdout).toMatch(/^ {2}exits +EXITS\/s +the hypervisor's VM exits per second/m);
-    expect(stdout).toMatch(/x show the selected VM's hypervisor\s+counters/);
-    expect(stdout).toMatch(/f choose the columns/);
+    expect(stdout).toMatch(/^ {2}x +show the selected VM's hypervisor counters/m);
+    expect(stdout).toMatch(/^ {2}f +choose the columns/m);
+    expect(stdout).toMatch(/^ {2}n c m p P i o t e +sort by name, cpu, memory, /m);
+    for (const line of stdout.split('\n')) expect(line.length, line).toBeLessThanOrEqual(100);
     expect(stdout).toMatch(/SIGHUP makes top open FILE again/);
   });
 
