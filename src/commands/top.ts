@@ -18,8 +18,12 @@ const QUIET_MS = 100;
 const MAX_WAIT_MS = 500;
 /** The screen is redrawn this often between refreshes too: the clock moves, and silent VMs go away. */
 const CLOCK_MS = 1000;
-/** Without --delay, a refresh comes with each tick's Data, or after this long without any (virt-top's delay). */
+/**
+ * Without --delay, a refresh comes with each tick's Data, or when none has come for this long (virt-top's
+ * delay) and for two of the daemon's intervals: no VM is sending (none yet, or all gone).
+ */
 const IDLE_REFRESH_MS = 3000;
+const IDLE_INTERVALS = 2;
 const MAX_DELAY_SECONDS = 86_400;
 const MAX_ITERATIONS = 1_000_000_000;
 const QUIT_KEYS = ['q', 'Q', '\x03'];
@@ -171,20 +175,21 @@ function coalescer(action: () => void): { poke(): void; stop(): void } {
 
 /**
  * When the display refreshes: with --delay, every delay (the first as soon as the first tick's Data is in,
- * so that the screen is not empty for a whole delay); without, with each tick's Data, or IDLE_REFRESH_MS
- * after the last refresh when no Data comes (no VM to show yet).
+ * so that the screen is not empty for a whole delay); without, with each tick's Data, or `idleMs()` after
+ * the last refresh when no Data comes, so that --iterations ends even with no VM to show.
  */
-function refreshSchedule(delayMs: number | undefined, refresh: () => void): { dataArrived(): void; stop(): void } {
+function refreshSchedule(delayMs: number | undefined, idleMs: () => number, refresh: () => void): { dataArrived(): void; stop(): void } {
   let refreshes = 0;
   let timer: NodeJS.Timeout | undefined;
+  const next = () => setTimeout(run, delayMs ?? idleMs());
   const run = () => {
     clearTimeout(timer);
     refreshes++;
     refresh();
-    timer = setTimeout(run, delayMs ?? IDLE_REFRESH_MS);
+    timer = next();
   };
   const onData = coalescer(run);
-  timer = setTimeout(run, delayMs ?? IDLE_REFRESH_MS);
+  timer = next();
   return {
     dataArrived: () => {
       if (delayMs === undefined || refreshes === 0) onData.poke();
@@ -216,7 +221,7 @@ function interrupted(): Promise<Outcome> {
   return terminationSignal().then(() => ({ kind: 'quit' }));
 }
 
-/** Output closed by its reader (`vmm-stats top | head`) is a normal end, not an error. */
+/** Output closed by its reader (`vmm-stats top | head`, a terminal hung up) is a normal end, not an error. */
 function outputClosed(): Promise<Outcome> {
   return new Promise((resolve) => process.stdout.once('error', () => resolve({ kind: 'quit' })));
 }
@@ -271,7 +276,7 @@ function terminalDisplay(view: ViewOf, initial: TopState): Display {
   // Node turns SIGWINCH into 'resize' on a terminal's stream.
   stdout.on('resize', draw);
   draw();
-  return { refreshed: draw, finished: Promise.race([pressed, interrupted()]), close: restore };
+  return { refreshed: draw, finished: Promise.race([pressed, interrupted(), outputClosed()]), close: restore };
 }
 
 /** Resolves at `end` (wall-clock time); setTimeout takes at most about 24.8 days, so longer waits are split. */
@@ -375,7 +380,8 @@ export const topCommand: Command = {
     let refreshes = 0;
     let finish: (outcome: Outcome) => void = () => {};
     const iterationsDone = new Promise<Outcome>((resolve) => (finish = resolve));
-    const schedule = refreshSchedule(settings.delayMs, () => {
+    const idleMs = () => Math.max(IDLE_REFRESH_MS, IDLE_INTERVALS * (model.intervalMs ?? 0));
+    const schedule = refreshSchedule(settings.delayMs, idleMs, () => {
       model.expire(performance.now());
       model.refresh();
       display.refreshed();

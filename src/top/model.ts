@@ -201,6 +201,11 @@ export class TopModel {
     }
   }
 
+  /** The daemon's interval as the frames show it; undefined until a VM has sent two. */
+  get intervalMs(): number | undefined {
+    return this.#intervalMs;
+  }
+
   /** Forgets the VMs that have sent nothing for a few intervals. */
   expire(now: number): void {
     if (this.#intervalMs === undefined) return;

@@ -439,6 +439,14 @@ describe('top without a terminal', () => {
     expect(seconds).toBeLessThan(10);
   });
 
+  it('ends --iterations even when no VM sends Data, refreshing every 3 seconds then', async () => {
+    const { code, stdout, seconds } = await topUntilExit(['nobody.here', '-n', '2']);
+    expect(code).toBe(0);
+    expect(blocksIn(stdout)).toBe(2);
+    expect(stdout).toMatch(/^vmm-stats top \d\d:\d\d:\d\d {2}0 VMs /m);
+    expect(seconds).toBeGreaterThanOrEqual(6);
+  });
+
   it('refreshes every --delay seconds, not with each of the daemon\'s ticks, with rates over the delay', async () => {
     const { code, stdout, seconds } = await topUntilExit(['--delay', '1', '-n', '3']);
     expect(code).toBe(0);
