@@ -6,24 +6,15 @@ import { parseEndTime } from '../top/end-time.js';
 import { DEFAULT_ORDER, FIELD_IDS, FIELDS, parseFields, SORT_COLUMNS, sortKeyOf, sortRows, type FieldId, type SortOrder } from '../top/fields.js';
 import { initialState, parseKeys, stateAfterKey, type TopState } from '../top/interaction.js';
 import { TopModel } from '../top/model.js';
+import { endTimeReached, refreshSchedule } from '../top/refresh.js';
 import { renderPlainBlock, renderScreen, type View } from '../top/screen.js';
 import { parseCommandLine, parseInteger, parseOption, terminationSignal, UsageError, type Command } from './command.js';
 import { socketOption } from './client-commands.js';
 import { vmLabels } from '../vm/vm.js';
 import { usageText, type OptionTable } from './options.js';
 
-/** Frames of one tick arrive together: wait for a quiet moment, so a tick is drawn once and whole. */
-const QUIET_MS = 100;
-/** ...but draw at least this often while frames keep coming. */
-const MAX_WAIT_MS = 500;
 /** The screen is redrawn this often between refreshes too: the clock moves, and silent VMs go away. */
 const CLOCK_MS = 1000;
-/**
- * Without --delay, a refresh comes with each tick's Data, or when none has come for this long (virt-top's
- * delay) and for two of the daemon's intervals: no VM is sending (none yet, or all gone).
- */
-const IDLE_REFRESH_MS = 3000;
-const IDLE_INTERVALS = 2;
 const MAX_DELAY_SECONDS = 86_400;
 const MAX_ITERATIONS = 1_000_000_000;
 const QUIT_KEYS = ['q', 'Q', '\x03'];
@@ -146,63 +137,6 @@ function settingsOf(argv: string[]): Settings {
   };
 }
 
-/**
- * Calls `action` once things have been quiet for QUIET_MS after a poke, or MAX_WAIT_MS after the first.
- * Once stopped it stays stopped: Data still in flight after the user quit must not draw again.
- */
-function coalescer(action: () => void): { poke(): void; stop(): void } {
-  let timer: NodeJS.Timeout | undefined;
-  let firstPoke = 0;
-  let stopped = false;
-  const fire = () => {
-    timer = undefined;
-    action();
-  };
-  return {
-    poke() {
-      if (stopped) return;
-      const now = performance.now();
-      if (timer === undefined) firstPoke = now;
-      clearTimeout(timer);
-      timer = setTimeout(fire, Math.min(QUIET_MS, firstPoke + MAX_WAIT_MS - now));
-    },
-    stop() {
-      stopped = true;
-      clearTimeout(timer);
-    },
-  };
-}
-
-/**
- * When the display refreshes: with --delay, every delay (the first as soon as the first tick's Data is in,
- * so that the screen is not empty for a whole delay); without, with each tick's Data, or `idleMs()` after
- * the last refresh when no Data comes, so that --iterations ends even with no VM to show.
- */
-function refreshSchedule(delayMs: number | undefined, idleMs: () => number, refresh: () => void): { dataArrived(): void; stop(): void } {
-  let refreshes = 0;
-  let timer: NodeJS.Timeout | undefined;
-  const next = () => setTimeout(run, delayMs ?? idleMs());
-  const run = () => {
-    clearTimeout(timer);
-    refreshes++;
-    refresh();
-    timer = next();
-  };
-  const onData = coalescer(run);
-  timer = next();
-  return {
-    dataArrived: () => {
-      if (delayMs === undefined || refreshes === 0) onData.poke();
-    },
-    stop: () => {
-      onData.stop();
-      clearTimeout(timer);
-      timer = undefined;
-      refreshes = Infinity;
-    },
-  };
-}
-
 type Outcome =
   | { kind: 'quit' }
   | { kind: 'done' }
@@ -277,21 +211,6 @@ function terminalDisplay(view: ViewOf, initial: TopState): Display {
   stdout.on('resize', draw);
   draw();
   return { refreshed: draw, finished: Promise.race([pressed, interrupted(), outputClosed()]), close: restore };
-}
-
-/** Resolves at `end` (wall-clock time); setTimeout takes at most about 24.8 days, so longer waits are split. */
-function endTimeReached(end: Date | undefined): { reached: Promise<Outcome>; cancel(): void } {
-  let timer: NodeJS.Timeout | undefined;
-  const reached = new Promise<Outcome>((resolve) => {
-    if (end === undefined) return;
-    const wait = () => {
-      const left = end.getTime() - Date.now();
-      if (left <= 0) resolve({ kind: 'done' });
-      else timer = setTimeout(wait, Math.min(left, 2 ** 31 - 1));
-    };
-    wait();
-  });
-  return { reached, cancel: () => clearTimeout(timer) };
 }
 
 /** The CSV log, reopened on SIGHUP; a failure to write or reopen it ends top (with exit 1). */
@@ -380,9 +299,7 @@ export const topCommand: Command = {
     let refreshes = 0;
     let finish: (outcome: Outcome) => void = () => {};
     const iterationsDone = new Promise<Outcome>((resolve) => (finish = resolve));
-    const idleMs = () => Math.max(IDLE_REFRESH_MS, IDLE_INTERVALS * (model.intervalMs ?? 0));
-    const schedule = refreshSchedule(settings.delayMs, idleMs, () => {
-      model.expire(performance.now());
+    const schedule = refreshSchedule(settings.delayMs, () => model.intervalMs, () => {
       model.refresh();
       display.refreshed();
       csv.log(view(state));
@@ -390,8 +307,9 @@ export const topCommand: Command = {
     });
     dataArrived = schedule.dataArrived;
     const end = endTimeReached(settings.endTime);
+    const endReached = end.reached.then((): Outcome => ({ kind: 'done' }));
     const daemonClosed = client.closed().then((error): Outcome => ({ kind: 'daemon-closed', error }));
-    const outcome = await Promise.race([display.finished, daemonClosed, iterationsDone, end.reached, csv.failed]);
+    const outcome = await Promise.race([display.finished, daemonClosed, iterationsDone, endReached, csv.failed]);
     schedule.stop();
     end.cancel();
     display.close();

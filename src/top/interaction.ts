@@ -58,9 +58,9 @@ function sortableColumns(state: TopState): SortColumn[] {
   return ['name', ...shownFields(state)];
 }
 
-const REVERSE_KEY = 'r';
-const FIELDS_KEY = 'f';
-const EXPAND_KEY = 'x';
+/** The keys that do something other than sorting by a column, as the screens name them. */
+export const KEYS = { reverse: 'r', fields: 'f', expand: 'x' } as const;
+const { reverse: REVERSE_KEY, fields: FIELDS_KEY, expand: EXPAND_KEY } = KEYS;
 
 /** The key that shows or hides the field at `index` on the fields screen: 1 to 9. */
 export function toggleKeyOf(index: number): string {
@@ -143,5 +143,3 @@ export function stateAfterKey(state: TopState, key: Key, rowNames: readonly stri
       return afterCountersKey(state, key);
   }
 }
-
-export const KEYS = { reverse: REVERSE_KEY, fields: FIELDS_KEY, expand: EXPAND_KEY } as const;
