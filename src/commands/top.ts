@@ -257,6 +257,61 @@ function report(outcome: Outcome): number {
   }
 }
 
+type CsvLogging = ReturnType<typeof csvLogging>;
+
+/** Shows the model until the user, a signal, --iterations, --end-time, the daemon or the CSV log ends it. */
+async function show(settings: Settings, model: TopModel, client: StatsClient, csv: CsvLogging): Promise<Outcome> {
+  const cores = availableParallelism();
+  const view: ViewOf = (state) => {
+    model.expire(performance.now());
+    const counters = state.mode === 'counters' && state.selected !== undefined ? model.counters(state.selected) : undefined;
+    return { rows: model.rows(), state, now: new Date(), cores, counters };
+  };
+  const state = initialState(settings.order, settings.fields);
+  const display = process.stdout.isTTY && !settings.batch ? terminalDisplay(view, state) : plainDisplay(view, state);
+  let refreshes = 0;
+  let finish: (outcome: Outcome) => void = () => {};
+  const iterationsDone = new Promise<Outcome>((resolve) => (finish = resolve));
+  const schedule = refreshSchedule(settings.delayMs, () => model.intervalMs, () => {
+    model.refresh();
+    display.refreshed();
+    csv.log(view(state));
+    if (++refreshes === settings.iterations) finish({ kind: 'done' });
+  });
+  client.onData((frame) => {
+    if (frame.message.kind !== 'stats.data') return;
+    model.observe(frame.message.name, frame.message.stats, performance.now());
+    schedule.dataArrived();
+  });
+  const end = endTimeReached(settings.endTime);
+  const endReached = end.reached.then((): Outcome => ({ kind: 'done' }));
+  const daemonClosed = client.closed().then((error): Outcome => ({ kind: 'daemon-closed', error }));
+  const outcome = await Promise.race([display.finished, daemonClosed, iterationsDone, endReached, csv.failed]);
+  schedule.stop();
+  end.cancel();
+  display.close();
+  return outcome;
+}
+
+async function watch(settings: Settings, csv: CsvLogging): Promise<number> {
+  const client = await StatsClient.connect(settings.socket);
+  try {
+    const model = new TopModel();
+    // Listening before subscribing: Data may follow the reply in the same read.
+    client.onData((frame) => {
+      if (frame.message.kind === 'stats.data') model.observe(frame.message.name, frame.message.stats, performance.now());
+    });
+    const refused = await subscribe(client, settings.name);
+    if (refused !== undefined) {
+      process.stderr.write(`vmm-stats: ${refused}\n`);
+      return 1;
+    }
+    return report(await show(settings, model, client, csv));
+  } finally {
+    client.close();
+  }
+}
+
 export const topCommand: Command = {
   name: 'top',
   summary: 'a live, sortable view of every VM: CPU, memory, tap traffic, VM exits; a CSV log',
@@ -266,55 +321,10 @@ export const topCommand: Command = {
     const settings = settingsOf(argv);
     // Before connecting: a file that cannot be logged to is the operator's to fix first.
     const csv = csvLogging(settings.csvPath, settings.fields);
-    let client: StatsClient;
     try {
-      client = await StatsClient.connect(settings.socket);
-    } catch (err) {
+      return await watch(settings, csv);
+    } finally {
       csv.close();
-      throw err;
     }
-    const model = new TopModel();
-    const cores = availableParallelism();
-    const view: ViewOf = (state) => {
-      model.expire(performance.now());
-      const counters = state.mode === 'counters' && state.selected !== undefined ? model.counters(state.selected) : undefined;
-      return { rows: model.rows(), state, now: new Date(), cores, counters };
-    };
-    let dataArrived = () => {};
-    // Listening before subscribing: Data may follow the reply in the same read.
-    client.onData((frame) => {
-      if (frame.message.kind !== 'stats.data') return;
-      model.observe(frame.message.name, frame.message.stats, performance.now());
-      dataArrived();
-    });
-    const refused = await subscribe(client, settings.name);
-    if (refused !== undefined) {
-      process.stderr.write(`vmm-stats: ${refused}\n`);
-      csv.close();
-      client.close();
-      return 1;
-    }
-    const state = initialState(settings.order, settings.fields);
-    const display = process.stdout.isTTY && !settings.batch ? terminalDisplay(view, state) : plainDisplay(view, state);
-    let refreshes = 0;
-    let finish: (outcome: Outcome) => void = () => {};
-    const iterationsDone = new Promise<Outcome>((resolve) => (finish = resolve));
-    const schedule = refreshSchedule(settings.delayMs, () => model.intervalMs, () => {
-      model.refresh();
-      display.refreshed();
-      csv.log(view(state));
-      if (++refreshes === settings.iterations) finish({ kind: 'done' });
-    });
-    dataArrived = schedule.dataArrived;
-    const end = endTimeReached(settings.endTime);
-    const endReached = end.reached.then((): Outcome => ({ kind: 'done' }));
-    const daemonClosed = client.closed().then((error): Outcome => ({ kind: 'daemon-closed', error }));
-    const outcome = await Promise.race([display.finished, daemonClosed, iterationsDone, endReached, csv.failed]);
-    schedule.stop();
-    end.cancel();
-    display.close();
-    csv.close();
-    client.close();
-    return report(outcome);
   },
 };

@@ -32,22 +32,38 @@ const socket = join(dir, 's.sock');
 const debugfs = join(dir, 'kvm');
 const children = new ChildProcesses();
 let daemon: ChildProcess | undefined;
-let bumpCounters: NodeJS.Timeout | undefined;
+let counterWriter: ChildProcess | undefined;
 
 /** The busy VM's counters, as KVM names them, and how much each grows per 100 ms: exits fastest. */
 const COUNTER_GROWTH = { exits: 300, halt_exits: 60, io_exits: 5 };
 
 /**
- * Writes the counters of `pid`'s VM into the debugfs tree, each at `ticks` times its growth. Each file is
- * replaced whole, as the kernel's are read: a file caught half-written would not read as a counter.
+ * A process of its own (the tests block this one's event loop while they wait for tmux) that writes the
+ * counters of `pid`'s VM into the debugfs tree every 100 ms, each at the ticks so far times its growth.
+ * Each file is replaced whole, as the kernel's are read: a file caught half-written would not read as a
+ * counter.
  */
-function writeCounters(pid: number, ticks: number): void {
+async function startCounterWriter(pid: number): Promise<ChildProcess> {
   const vmDir = join(debugfs, `${pid}-11`);
   mkdirSync(vmDir, { recursive: true });
-  for (const [name, growth] of Object.entries(COUNTER_GROWTH)) {
-    writeFileSync(join(debugfs, name), `${ticks * growth}\n`);
-    renameSync(join(debugfs, name), join(vmDir, name));
-  }
+  const script = `
+    const { renameSync, writeFileSync } = require('node:fs');
+    const { join } = require('node:path');
+    const [root, vmDir, growth] = [process.argv[1], process.argv[2], JSON.parse(process.argv[3])];
+    let ticks = 0;
+    const write = () => {
+      for (const [name, perTick] of Object.entries(growth)) {
+        writeFileSync(join(root, name), ticks * perTick + '\\n');
+        renameSync(join(root, name), join(vmDir, name));
+      }
+      ticks++;
+    };
+    write();
+    process.send('ready');
+    setInterval(write, 100);`;
+  const writer = spawn(process.execPath, ['-e', script, debugfs, vmDir, JSON.stringify(COUNTER_GROWTH)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  await once(writer, 'message');
+  return writer;
 }
 
 /**
@@ -57,9 +73,7 @@ function writeCounters(pid: number, ticks: number): void {
 beforeAll(async () => {
   const busy = await children.busy();
   const idle = await children.idle();
-  let ticks = 0;
-  writeCounters(busy.pid!, ticks);
-  bumpCounters = setInterval(() => writeCounters(busy.pid!, ++ticks), 100);
+  counterWriter = await startCounterWriter(busy.pid!);
   const daemonArgs = ['daemon', '--socket', socket, '--interval', '0.2', '--log-level', 'warn', '--state-file', '', '--debugfs', debugfs];
   daemon = spawn(process.execPath, [cli, ...daemonArgs], {
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -75,7 +89,11 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  clearInterval(bumpCounters);
+  if (counterWriter && counterWriter.exitCode === null) {
+    const stopped = once(counterWriter, 'exit');
+    counterWriter.kill('SIGKILL');
+    await stopped;
+  }
   if (daemon && daemon.exitCode === null) {
     const exited = once(daemon, 'exit');
     daemon.kill('SIGTERM');
