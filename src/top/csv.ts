@@ -5,7 +5,7 @@
 // The header is written when the file is empty (new, or emptied by logrotate's copytruncate); an existing
 // file whose header is another (other --fields) is refused rather than mixed. reopen() is for rotation:
 // after the file was renamed, SIGHUP makes top open the path again, and a new file starts with a header.
-import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { fieldOf, type FieldId } from './fields.js';
 import type { VmRow } from './model.js';
 
@@ -39,7 +39,19 @@ function firstLine(fd: number, limit: number): string {
   return end < 0 ? text : text.slice(0, end + 1);
 }
 
-/** Opens `path` for appending, writing `header` into an empty file; throws when it holds another header. */
+/** Whether the file's last byte ends a line: a top that died mid-write may have left half of one. */
+function endsLine(fd: number): boolean {
+  const { size } = fstatSync(fd);
+  if (size === 0) return true;
+  const last = Buffer.alloc(1);
+  readSync(fd, last, 0, 1, size - 1);
+  return last[0] === 0x0a;
+}
+
+/**
+ * Opens `path` for appending, writing `header` into an empty file and ending a cut last line (so that the
+ * next line is not glued to it); throws when the file holds another header.
+ */
 function openLog(path: string, header: string): number {
   let fd: number;
   try {
@@ -51,6 +63,7 @@ function openLog(path: string, header: string): number {
     const existing = firstLine(fd, Buffer.byteLength(header) + 1);
     if (existing === '') writeSync(fd, header);
     else if (existing !== header) throw new Error(`${path} holds other columns (${existing.trim()}): give another file, or move that one away`);
+    else if (!endsLine(fd)) writeSync(fd, '\n');
     return fd;
   } catch (err) {
     closeSync(fd);

@@ -86,6 +86,15 @@ describe('the CSV log file', () => {
     ]);
   });
 
+  it('ends a line left cut (top killed mid-write) before appending, so that no line is glued to it', () => {
+    const path = join(dir, 'cut.csv');
+    writeFileSync(path, `time,vm,taps\n${AT.toISOString()},a,1\n${AT.toISOString()},b`);
+    const log = new CsvLog(path, ['taps']);
+    log.append(csvLines([row('c', { taps: 3 })], ['taps'], AT));
+    log.close();
+    expect(readCsv(readFileSync(path, 'utf8')).map((record) => record.slice(1))).toEqual([['vm', 'taps'], ['a', '1'], ['b'], ['c', '3']]);
+  });
+
   it('refuses a file with other columns, and leaves it alone', () => {
     const path = join(dir, 'other.csv');
     writeFileSync(path, 'time,vm,cpu_percent\nx,y,1\n');
