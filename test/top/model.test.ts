@@ -174,11 +174,12 @@ describe("TopModel's hypervisor counters", () => {
     const model = new RefreshedModel();
     model.observe(['vm'], stats({ userUs: 0, vmm: [['exits', 100], ['io_exits', 10], ['halt_exits', 0], ['pages_4k', 500]] }), 0);
     expect(model.counters('vm')!.map((counter) => counter.perSecond)).toEqual([undefined, undefined, undefined, undefined]);
-    model.observe(['vm'], stats({ userUs: 0, vmm: [['exits', 400], ['io_exits', 30], ['halt_exits', 200], ['pages_4k', 400], ['new', 1]] }), 2000);
+    model.observe(['vm'], stats({ userUs: 0, vmm: [['exits', 400], ['io_exits', 230], ['halt_exits', 200], ['pages_4k', 400], ['new', 1]] }), 2000);
+    // By rate, not by name: io_exits before halt_exits.
     expect(model.counters('vm')).toEqual([
       { name: 'exits', total: 400n, perSecond: 150 },
+      { name: 'io_exits', total: 230n, perSecond: 110 },
       { name: 'halt_exits', total: 200n, perSecond: 100 },
-      { name: 'io_exits', total: 30n, perSecond: 10 },
       { name: 'new', total: 1n, perSecond: undefined },
       { name: 'pages_4k', total: 400n, perSecond: undefined },
     ]);
