@@ -1,7 +1,9 @@
 // What `vmm-stats top` shows, computed from the Data frames a subscription delivers: per-VM rates from
-// the difference between a VM's successive frames. Pure: the caller says when each frame arrived.
+// the difference between a VM's frames at two refreshes of the display, so that a display refreshed less
+// often than the daemon samples shows the average since the last refresh rather than the last interval's.
+// Pure: the caller says when each frame arrived and when the display refreshes.
 import { staleAfterMs, vmNameOf } from '../vm/vm.js';
-import type { IfData, Stats, Timeval, VmName } from '../wire/messages.js';
+import type { IfData, Stats, Timeval, VmmCounters, VmName } from '../wire/messages.js';
 
 /** Traffic summed over a VM's taps. On a tap, "in" is what the VM sent (the host's receive side). */
 export interface Traffic<T> {
@@ -22,6 +24,16 @@ export interface VmRow {
   /** Per second, summed over the taps that could be compared; undefined when none could. */
   traffic: Traffic<number> | undefined;
   taps: number;
+  /** The hypervisor's VM exits per second; undefined without an exit counter (or until it has a rate). */
+  exitsPerSecond: number | undefined;
+}
+
+/** One hypervisor counter of a VM, as `x` shows them: its total and its growth per second. */
+export interface CounterRate {
+  name: string;
+  total: bigint;
+  /** Undefined until two comparable frames, or when the counter went down (its VM restarted). */
+  perSecond: number | undefined;
 }
 
 interface Sample {
@@ -29,12 +41,16 @@ interface Sample {
   cpuSeconds: number;
   maxrssKiB: bigint;
   taps: Map<string, Traffic<bigint>>;
+  vmm: VmmCounters;
 }
 
 interface VmState {
   name: string;
   latest: Sample;
-  row: VmRow;
+  /** The frames the row compares: the latest at the refresh before the row's, and the latest at its own. */
+  rowFrom: Sample | undefined;
+  rowTo: Sample | undefined;
+  row: VmRow | undefined;
 }
 
 function seconds(tv: Timeval): number {
@@ -56,6 +72,7 @@ function sampleOf(stats: Stats, at: number): Sample {
     cpuSeconds: seconds(stats.rusage.utime) + seconds(stats.rusage.stime),
     maxrssKiB: stats.rusage.maxrss,
     taps: new Map(stats.ifdata.map((tap) => [tap.name, tapCounters(tap)])),
+    vmm: stats.vmm,
   };
 }
 
@@ -98,19 +115,64 @@ function trafficRate(before: Sample, after: Sample, elapsedSeconds: number): Tra
   };
 }
 
+/**
+ * The counters that count every VM exit: KVM's `exits` (debugfs and the statistics fds name it so), and
+ * bhyve's VMEXIT_COUNT as vmm(4) describes it (amd64 and arm64 alike).
+ */
+const EXIT_COUNTERS = ['exits', 'total number of vm exits'];
+
+function counterValue(vmm: VmmCounters, name: string): bigint | undefined {
+  const index = vmm.descriptions.indexOf(name);
+  return index < 0 ? undefined : vmm.values[index];
+}
+
+function exitCount(sample: Sample): bigint | undefined {
+  for (const name of EXIT_COUNTERS) {
+    const value = counterValue(sample.vmm, name);
+    if (value !== undefined) return value;
+  }
+  return undefined;
+}
+
+/** How fast a counter grew, or undefined when it is missing from either sample or went down. */
+function counterRate(before: bigint | undefined, after: bigint | undefined, elapsedSeconds: number): number | undefined {
+  if (before === undefined || after === undefined || after < before) return undefined;
+  return Number(after - before) / elapsedSeconds;
+}
+
+/** The seconds between two samples whose rates mean something, or undefined when they cannot be compared. */
+function comparableSeconds(before: Sample | undefined, after: Sample): number | undefined {
+  if (before === undefined || processRestarted(before, after)) return undefined;
+  const elapsedSeconds = (after.at - before.at) / 1000;
+  return elapsedSeconds > 0 ? elapsedSeconds : undefined;
+}
+
 function rowOf(name: string, before: Sample | undefined, after: Sample): VmRow {
-  const elapsedSeconds = before ? (after.at - before.at) / 1000 : 0;
-  const comparable = before !== undefined && elapsedSeconds > 0 && !processRestarted(before, after);
+  const elapsed = comparableSeconds(before, after);
+  const comparable = elapsed !== undefined && before !== undefined;
   return {
     name,
-    cpuPercent: comparable ? ((after.cpuSeconds - before.cpuSeconds) / elapsedSeconds) * 100 : undefined,
+    cpuPercent: comparable ? ((after.cpuSeconds - before.cpuSeconds) / elapsed) * 100 : undefined,
     maxrssMiB: Number(after.maxrssKiB) / 1024,
-    traffic: comparable ? trafficRate(before, after, elapsedSeconds) : undefined,
+    traffic: comparable ? trafficRate(before, after, elapsed) : undefined,
     taps: after.taps.size,
+    exitsPerSecond: comparable ? counterRate(exitCount(before), exitCount(after), elapsed) : undefined,
   };
 }
 
-/** Every VM's latest frame and the rates since its previous one. */
+/** Every counter of `after` with its rate since `before`, fastest first; ties (and no rate) by name. */
+function counterRates(before: Sample | undefined, after: Sample): CounterRate[] {
+  const elapsed = comparableSeconds(before, after);
+  const rates = after.vmm.descriptions.map((name, i): CounterRate => {
+    const total = after.vmm.values[i]!;
+    const previous = before && elapsed !== undefined ? counterValue(before.vmm, name) : undefined;
+    return { name, total, perSecond: elapsed === undefined ? undefined : counterRate(previous, total, elapsed) };
+  });
+  const rateOf = (counter: CounterRate) => counter.perSecond ?? -1;
+  return rates.sort((a, b) => rateOf(b) - rateOf(a) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** Every VM's latest frame, and its rates between the display's last two refreshes. */
 export class TopModel {
   readonly #vms = new Map<string, VmState>();
   /** The time between a VM's last two frames, as last seen: the daemon's interval, near enough. */
@@ -122,7 +184,26 @@ export class TopModel {
     const previous = this.#vms.get(key);
     const latest = sampleOf(stats, at);
     if (previous && at > previous.latest.at) this.#intervalMs = at - previous.latest.at;
-    this.#vms.set(key, { name: key, latest, row: rowOf(key, previous?.latest, latest) });
+    if (previous) previous.latest = latest;
+    else this.#vms.set(key, { name: key, latest, rowFrom: undefined, rowTo: undefined, row: undefined });
+  }
+
+  /**
+   * The display refreshes: each VM with a frame since the last refresh gets its rates over the time
+   * between the two; a VM without one keeps the rates it had (the daemon samples less often than that).
+   */
+  refresh(): void {
+    for (const vm of this.#vms.values()) {
+      if (vm.latest === vm.rowTo) continue;
+      vm.rowFrom = vm.rowTo;
+      vm.rowTo = vm.latest;
+      vm.row = rowOf(vm.name, vm.rowFrom, vm.rowTo);
+    }
+  }
+
+  /** The daemon's interval as the frames show it; undefined until a VM has sent two. */
+  get intervalMs(): number | undefined {
+    return this.#intervalMs;
   }
 
   /** Forgets the VMs that have sent nothing for a few intervals. */
@@ -132,7 +213,14 @@ export class TopModel {
     for (const [key, vm] of this.#vms) if (now - vm.latest.at > staleAfter) this.#vms.delete(key);
   }
 
+  /** The VMs as of the last refresh (a VM first seen since has no row yet). */
   rows(): VmRow[] {
-    return [...this.#vms.values()].map((vm) => vm.row);
+    return [...this.#vms.values()].flatMap((vm) => (vm.row ? [vm.row] : []));
+  }
+
+  /** A VM's hypervisor counters as of the last refresh, fastest-growing first; undefined for no such VM. */
+  counters(name: string): CounterRate[] | undefined {
+    const vm = this.#vms.get(name);
+    return vm?.rowTo && counterRates(vm.rowFrom, vm.rowTo);
   }
 }

@@ -1,128 +1,10 @@
-// Rendering the `vmm-stats top` view as lines of text: the full screen for a terminal of a given size,
-// or one plain block per interval when the output is not a terminal. Also the sort orders and their keys.
-import type { VmRow } from './model.js';
-
-export type SortColumn = 'cpu' | 'memory' | 'name' | 'in' | 'out';
-
-export interface SortOrder {
-  column: SortColumn;
-  /** The opposite of the column's natural order (highest first for numbers, A to Z for names). */
-  reversed: boolean;
-}
-
-interface SortChoice {
-  key: string;
-  column: SortColumn;
-  /** As the footer names it. */
-  label: string;
-  value(row: VmRow): number | string | undefined;
-}
-
-/** The keys that change the sort column, in the order the footer lists them. */
-export const SORT_CHOICES: readonly SortChoice[] = [
-  { key: 'c', column: 'cpu', label: 'CPU', value: (row) => row.cpuPercent },
-  { key: 'm', column: 'memory', label: 'mem', value: (row) => row.maxrssMiB },
-  { key: 'n', column: 'name', label: 'name', value: (row) => row.name },
-  { key: 'i', column: 'in', label: 'in', value: (row) => row.traffic?.bytesIn },
-  { key: 'o', column: 'out', label: 'out', value: (row) => row.traffic?.bytesOut },
-];
-const REVERSE_KEY = 'r';
-export const DEFAULT_ORDER: SortOrder = { column: 'cpu', reversed: false };
-
-function choiceFor(column: SortColumn): SortChoice {
-  return SORT_CHOICES.find((choice) => choice.column === column)!;
-}
-
-/** The order after a key press, or undefined when the key does not change the order. */
-export function orderAfterKey(order: SortOrder, key: string): SortOrder | undefined {
-  if (key === REVERSE_KEY) return { ...order, reversed: !order.reversed };
-  const choice = SORT_CHOICES.find((candidate) => candidate.key === key);
-  return choice && { column: choice.column, reversed: false };
-}
-
-/** Rows in the order asked for; rows without a value yet come last either way, ties go by name. */
-export function sortRows(rows: readonly VmRow[], order: SortOrder): VmRow[] {
-  const { value } = choiceFor(order.column);
-  const naturalSign = order.column === 'name' ? 1 : -1;
-  const sign = order.reversed ? -naturalSign : naturalSign;
-  const compare = (a: VmRow, b: VmRow): number => {
-    const [x, y] = [value(a), value(b)];
-    if (x === undefined || y === undefined) return x === y ? 0 : x === undefined ? 1 : -1;
-    if (x === y) return 0;
-    return (x < y ? -1 : 1) * sign;
-  };
-  return [...rows].sort((a, b) => compare(a, b) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-}
-
-function describeOrder(order: SortOrder): string {
-  const title = columnFor(order.column).title;
-  const ascending = (order.column === 'name') !== order.reversed;
-  if (order.column === 'name') return `by ${title}, ${ascending ? 'A-Z' : 'Z-A'}`;
-  return `by ${title}, ${ascending ? 'low' : 'high'} first`;
-}
-
-// ---- text width ----------------------------------------------------------------------------------------
-
-/** Columns a character takes in a terminal: 0 for combining marks, 2 for East Asian wide ones (most). */
-function charWidth(char: string): number {
-  if (/[\p{Mn}\p{Me}\u200b-\u200f]/u.test(char)) return 0;
-  const code = char.codePointAt(0)!;
-  const wide =
-    (code >= 0x1100 && code <= 0x115f) ||
-    (code >= 0x2e80 && code <= 0xa4cf) ||
-    (code >= 0xac00 && code <= 0xd7a3) ||
-    (code >= 0xf900 && code <= 0xfaff) ||
-    (code >= 0xfe30 && code <= 0xfe4f) ||
-    (code >= 0xff00 && code <= 0xff60) ||
-    (code >= 0xffe0 && code <= 0xffe6) ||
-    (code >= 0x1f300 && code <= 0x1faff) ||
-    (code >= 0x20000 && code <= 0x3fffd);
-  return wide ? 2 : 1;
-}
-
-function displayWidth(text: string): number {
-  let width = 0;
-  for (const char of text) width += charWidth(char);
-  return width;
-}
-
-/** A VM name may hold any character: control characters would move the cursor, so they show as '?'. */
-function printable(text: string): string {
-  return text.replace(/\p{Cc}/gu, '?');
-}
-
-/** The text cut to `width` columns, with an ellipsis where it was cut. */
-function truncate(text: string, width: number): string {
-  if (displayWidth(text) <= width) return text;
-  let kept = '';
-  let used = 0;
-  for (const char of text) {
-    if (used + charWidth(char) > width - 1) break;
-    kept += char;
-    used += charWidth(char);
-  }
-  return kept + '…' + ' '.repeat(Math.max(0, width - 1 - used));
-}
-
-function padEnd(text: string, width: number): string {
-  return text + ' '.repeat(Math.max(0, width - displayWidth(text)));
-}
-
-// ---- columns -------------------------------------------------------------------------------------------
-
-/** A count per second in at most four characters: 0, 7.5, 512, 1.2k, 34k, 5.6M... */
-export function compactRate(value: number): string {
-  if (value === 0) return '0';
-  const units = ['', 'k', 'M', 'G', 'T', 'P'];
-  let scaled = value;
-  let unit = 0;
-  while (unit < units.length - 1 && Math.round(scaled) >= 1000) {
-    scaled /= 1000;
-    unit++;
-  }
-  const digits = scaled < 9.95 ? scaled.toFixed(1) : Math.round(scaled).toString();
-  return digits + units[unit];
-}
+// Rendering the `vmm-stats top` view as lines of text: the full screen for a terminal of a given size (the
+// VMs, the fields to choose from, or one VM's counters), or one plain block per refresh when the output is
+// not a terminal or --batch asks for it.
+import { compactRate, describeOrder, fieldOf, labelOf, NAME_TITLE, sortKeyOf, sortRows, type FieldId } from './fields.js';
+import { KEYS, selectedName, shownFields, toggleKeyOf, type TopState } from './interaction.js';
+import type { CounterRate, VmRow } from './model.js';
+import { displayWidth, fit, lineWithHighlight, padEnd, printable, reversed, truncate } from './text.js';
 
 const MISSING = '-';
 
@@ -130,35 +12,28 @@ function optional(value: number | undefined, format: (value: number) => string):
   return value === undefined ? MISSING : format(value);
 }
 
+// ---- columns -------------------------------------------------------------------------------------------
+
 interface Column {
+  id: FieldId;
   title: string;
   width: number;
-  sort?: SortColumn;
   cell(row: VmRow): string;
 }
 
-const NAME_COLUMN = { title: 'VM', minWidth: 6 };
+function columnOf(id: FieldId): Column {
+  const field = fieldOf(id);
+  return { id, title: field.title, width: field.width, cell: (row) => optional(field.value(row), field.format) };
+}
 
-const NUMBER_COLUMNS: readonly Column[] = [
-  { title: 'CPU%', width: 6, sort: 'cpu', cell: (row) => optional(row.cpuPercent, (v) => v.toFixed(v < 9999.95 ? 1 : 0)) },
-  { title: 'MAXRSS MiB', width: 10, sort: 'memory', cell: (row) => row.maxrssMiB.toFixed(1) },
-  { title: 'IN pk/s', width: 8, cell: (row) => optional(row.traffic?.packetsIn, compactRate) },
-  { title: 'OUT pk/s', width: 8, cell: (row) => optional(row.traffic?.packetsOut, compactRate) },
-  { title: 'IN B/s', width: 8, sort: 'in', cell: (row) => optional(row.traffic?.bytesIn, compactRate) },
-  { title: 'OUT B/s', width: 8, sort: 'out', cell: (row) => optional(row.traffic?.bytesOut, compactRate) },
-  { title: 'TAPS', width: 4, cell: (row) => String(row.taps) },
-];
+const NAME_MIN_WIDTH = 6;
 
 function widthOf(numbers: readonly Column[]): number {
   return numbers.reduce((sum, column) => sum + 1 + column.width, 0);
 }
 
-function columnFor(sort: SortColumn): { title: string } {
-  return sort === 'name' ? NAME_COLUMN : NUMBER_COLUMNS.find((column) => column.sort === sort)!;
-}
-
 /** Left out, in this order, when a terminal is too narrow for them and a readable name column. */
-const DROPPED_WHEN_NARROW = [['IN pk/s', 'OUT pk/s'], ['TAPS']];
+const DROPPED_WHEN_NARROW: readonly FieldId[][] = [['packets-in', 'packets-out'], ['taps'], ['exits']];
 const READABLE_NAME_WIDTH = 16;
 
 interface Layout {
@@ -170,22 +45,25 @@ interface Layout {
  * The name column takes what the numbers leave, up to the longest name. In a narrow terminal the least
  * needed numbers give way first; narrower still, lines are cut.
  */
-function layout(rows: readonly VmRow[], columns: number): Layout {
-  const longest = Math.max(NAME_COLUMN.title.length, ...rows.map((row) => displayWidth(printable(row.name))));
+function layout(rows: readonly VmRow[], fields: readonly FieldId[], columns: number): Layout {
+  const longest = Math.max(NAME_TITLE.length, ...rows.map((row) => displayWidth(printable(row.name))));
   const wanted = Math.min(longest, READABLE_NAME_WIDTH);
-  let numbers = NUMBER_COLUMNS;
-  for (const titles of DROPPED_WHEN_NARROW) {
+  let numbers = fields.map(columnOf);
+  for (const ids of DROPPED_WHEN_NARROW) {
     if (columns - widthOf(numbers) >= wanted) break;
-    numbers = numbers.filter((column) => !titles.includes(column.title));
+    numbers = numbers.filter((column) => !ids.includes(column.id));
   }
-  return { vmWidth: Math.max(NAME_COLUMN.minWidth, Math.min(longest, columns - widthOf(numbers))), numbers };
+  return { vmWidth: Math.max(NAME_MIN_WIDTH, Math.min(longest, columns - widthOf(numbers))), numbers };
 }
 
-function titleCells({ vmWidth, numbers }: Layout): { text: string; sort: SortColumn | undefined }[] {
-  return [
-    { text: padEnd(NAME_COLUMN.title, vmWidth), sort: 'name' },
-    ...numbers.map((column) => ({ text: ' ' + column.title.padStart(column.width), sort: column.sort })),
-  ];
+function titleParts({ vmWidth, numbers }: Layout): string[] {
+  return [padEnd(NAME_TITLE, vmWidth), ...numbers.map((column) => ' ' + column.title.padStart(column.width))];
+}
+
+/** The column titles, the sorted one in reverse video when it is wholly visible. */
+function titleLine(shape: Layout, state: TopState, columns: number): string {
+  const active = state.order.column === 'name' ? 0 : 1 + shape.numbers.findIndex((column) => column.id === state.order.column);
+  return lineWithHighlight(titleParts(shape), active, columns);
 }
 
 function rowLine(row: VmRow, { vmWidth, numbers }: Layout): string {
@@ -193,14 +71,21 @@ function rowLine(row: VmRow, { vmWidth, numbers }: Layout): string {
   return name + numbers.map((column) => ' ' + column.cell(row).padStart(column.width)).join('');
 }
 
-// ---- screens -------------------------------------------------------------------------------------------
+// ---- the lines every screen has ------------------------------------------------------------------------
 
 export interface View {
   rows: readonly VmRow[];
-  order: SortOrder;
+  state: TopState;
   now: Date;
   /** The host's cores: 100% each. */
   cores: number;
+  /** The selected VM's counters, for the counters screen; undefined when that VM has gone. */
+  counters?: CounterRate[] | undefined;
+}
+
+interface Size {
+  columns: number;
+  rows: number;
 }
 
 function sum(values: (number | undefined)[]): number | undefined {
@@ -227,69 +112,132 @@ function summaryLine(view: View): string {
   ].join('  ');
 }
 
-const LEGEND = 'IN: traffic from the VM   MAXRSS: peak resident set (getrusage ru_maxrss)';
-
-function footerLine(order: SortOrder): string {
-  const keys = SORT_CHOICES.map((choice) => `${choice.key} ${choice.label}`);
-  return [...keys, `${REVERSE_KEY} reverse`, 'q quit'].join('  ') + `   ${describeOrder(order)}`;
+/**
+ * A screen of `size`: `head` lines, then as many `body` lines (each fitted already) as fit, the last of the
+ * room saying how many were left out when not all do, blank lines, then `foot` lines.
+ */
+function framed(size: Size, head: string[], body: { lines: string[]; more: (hidden: number) => string }, foot: string[]): string[] {
+  const room = Math.max(0, size.rows - head.length - foot.length);
+  const { lines } = body;
+  const kept = lines.length <= room ? lines : lines.slice(0, Math.max(0, room - 1));
+  const hidden = lines.length - kept.length;
+  const shown = hidden > 0 && room > 0 ? [...kept, fit(body.more(hidden), size.columns)] : kept;
+  const blank = Array<string>(Math.max(0, room - shown.length)).fill('');
+  return [...head, ...shown, ...blank, ...foot].slice(0, size.rows);
 }
 
-/** Cuts a line of plain text to the terminal's width. */
-function fit(line: string, columns: number): string {
-  return displayWidth(line) <= columns ? line : truncate(line, columns);
+// ---- the VMs -------------------------------------------------------------------------------------------
+
+/** The sort keys of the shown columns, the active one in reverse video. */
+function sortKeysLine(state: TopState, columns: number): string {
+  const sortable = ['name' as const, ...shownFields(state)];
+  const parts = ['sort: ', ...sortable.map((column, i) => `${i === 0 ? '' : '  '}${sortKeyOf(column)} ${labelOf(column)}`)];
+  return lineWithHighlight(parts, 1 + sortable.indexOf(state.order.column), columns);
 }
 
-const REVERSE_VIDEO = '\x1b[7m';
-const NORMAL_VIDEO = '\x1b[27m';
+function vmsFooter(state: TopState): string {
+  const keys = [`${KEYS.reverse} reverse`, '< > column', `${KEYS.fields} fields`, `${KEYS.expand} expand`, 'q quit'];
+  return `${keys.join('  ')}   ${describeOrder(state.order)}`;
+}
 
-/** The column titles, the sorted one in reverse video when it is wholly visible. */
-function titleLine(shape: Layout, order: SortOrder, columns: number): string {
-  const cells = titleCells(shape);
-  const full = cells.map((cell) => cell.text).join('');
-  const plain = fit(full, columns);
-  // Titles are ASCII: string offsets are columns. A cut line ends in an ellipsis, which hides a column.
-  const visible = plain === full ? full.length : columns - 1;
-  const index = cells.findIndex((cell) => cell.sort === order.column);
-  const end = cells.slice(0, index + 1).reduce((width, cell) => width + cell.text.length, 0);
-  const title = cells[index]!.text.trim();
-  const start = index === 0 ? 0 : end - title.length;
-  if (end > visible) return plain;
-  return plain.slice(0, start) + REVERSE_VIDEO + title + NORMAL_VIDEO + plain.slice(start + title.length);
+/** The sorted rows from the first that keeps the selected one in a room of `room` lines. */
+function scrolled(rows: VmRow[], selected: number, room: number): VmRow[] {
+  if (rows.length <= room) return rows;
+  const visible = Math.max(1, room - 1);
+  const first = Math.max(0, Math.min(selected - visible + 1, rows.length - visible));
+  return rows.slice(first);
+}
+
+function vmsScreen(view: View, size: Size): string[] {
+  const sorted = sortRows(view.rows, view.state.order);
+  const shape = layout(sorted, shownFields(view.state), size.columns);
+  const selected = selectedName(view.state, sorted.map((row) => row.name));
+  const head = [fit(summaryLine(view), size.columns), titleLine(shape, view.state, size.columns)];
+  const foot = [sortKeysLine(view.state, size.columns), fit(vmsFooter(view.state), size.columns)];
+  const room = size.rows - head.length - foot.length;
+  const start = scrolled(sorted, sorted.findIndex((row) => row.name === selected), room);
+  const lines = start.map((row) => {
+    const line = fit(rowLine(row, shape), size.columns);
+    return row.name === selected ? reversed(line) : line;
+  });
+  const more = (hidden: number) => `... ${hidden} more VMs: arrow keys scroll, or make the terminal taller`;
+  return framed(size, head, { lines, more }, foot);
+}
+
+// ---- the fields ----------------------------------------------------------------------------------------
+
+function fieldsScreen(view: View, size: Size): string[] {
+  const { state } = view;
+  const width = Math.max(...state.fieldOrder.map((id) => fieldOf(id).title.length));
+  const lines = state.fieldOrder.map((id, i) => {
+    const field = fieldOf(id);
+    const mark = state.shown.has(id) ? '[x]' : '[ ]';
+    return fit(`  ${toggleKeyOf(i)}  ${mark}  ${field.title.padEnd(width)}  ${field.sortKey}     ${field.description}`, size.columns);
+  });
+  const head = [
+    fit(summaryLine(view), size.columns),
+    fit(`fields: ${toggleKeyOf(0)}-${toggleKeyOf(state.fieldOrder.length - 1)} show or hide a column`, size.columns),
+    fit(`KEY SHOWN ${'COLUMN'.padEnd(width)}  SORT  WHAT`, size.columns),
+  ];
+  const foot = [fit(`${KEYS.fields} or Esc back  q quit`, size.columns)];
+  return framed(size, head, { lines, more: (hidden) => `... ${hidden} more fields` }, foot);
+}
+
+// ---- one VM's counters ---------------------------------------------------------------------------------
+
+const TOTAL_WIDTH = 20;
+const RATE_WIDTH = 8;
+
+function counterLines(counters: readonly CounterRate[], columns: number): string[] {
+  const nameWidth = Math.max(NAME_MIN_WIDTH, columns - TOTAL_WIDTH - RATE_WIDTH - 2);
+  return counters.map((counter) => {
+    const name = padEnd(truncate(printable(counter.name), nameWidth), nameWidth);
+    const line = `${name} ${String(counter.total).padStart(TOTAL_WIDTH)} ${optional(counter.perSecond, compactRate).padStart(RATE_WIDTH)}`;
+    return fit(line, columns);
+  });
+}
+
+function countersScreen(view: View, size: Size): string[] {
+  const name = view.state.selected ?? '';
+  const { counters } = view;
+  const nameWidth = Math.max(NAME_MIN_WIDTH, size.columns - TOTAL_WIDTH - RATE_WIDTH - 2);
+  const head = [
+    fit(summaryLine(view), size.columns),
+    fit(`${printable(name)}: hypervisor counters, fastest first`, size.columns),
+    fit(`${'COUNTER'.padEnd(nameWidth)} ${'TOTAL'.padStart(TOTAL_WIDTH)} ${'PER SEC'.padStart(RATE_WIDTH)}`, size.columns),
+  ];
+  const lines =
+    counters === undefined
+      ? [fit(`${printable(name)} has left the view`, size.columns)]
+      : counters.length === 0
+        ? [fit("no hypervisor counters in this VM's Data (not a KVM or bhyve VM, or the daemon cannot read them)", size.columns)]
+        : counterLines(counters, size.columns);
+  const foot = [fit(`${KEYS.expand} or Esc back  q quit`, size.columns)];
+  return framed(size, head, { lines, more: (hidden) => `... ${hidden} more counters: make the terminal taller` }, foot);
 }
 
 /**
- * The whole terminal screen: totals, column titles, as many VMs as fit, a legend and the keys. Lines
- * are at most `columns` wide; the title line holds the only escape codes (the sorted column's highlight).
+ * The whole terminal screen, exactly `size.rows` lines of at most `size.columns` columns each. Escape
+ * codes are only those of reverse video: the sorted column, the active sort key, the selected VM.
  */
-export function renderScreen(view: View, size: { columns: number; rows: number }): string[] {
-  const sorted = sortRows(view.rows, view.order);
-  const shape = layout(sorted, size.columns);
-  const fixedLines = 4;
-  const room = Math.max(0, size.rows - fixedLines);
-  // When the VMs do not all fit, the last line of the room says how many are left out.
-  const visibleRows = sorted.length <= room ? sorted : sorted.slice(0, Math.max(0, room - 1));
-  const shown = visibleRows.map((row) => fit(rowLine(row, shape), size.columns));
-  const hidden = sorted.length - visibleRows.length;
-  if (hidden > 0 && room > 0) shown.push(fit(`... ${hidden} more VMs: make the terminal taller to see them`, size.columns));
-  const blank = Array<string>(Math.max(0, room - shown.length)).fill('');
-  const lines = [
-    fit(summaryLine(view), size.columns),
-    titleLine(shape, view.order, size.columns),
-    ...shown,
-    ...blank,
-    fit(LEGEND, size.columns),
-    fit(footerLine(view.order), size.columns),
-  ];
-  return lines.slice(0, size.rows);
+export function renderScreen(view: View, size: Size): string[] {
+  switch (view.state.mode) {
+    case 'vms':
+      return vmsScreen(view, size);
+    case 'fields':
+      return fieldsScreen(view, size);
+    case 'counters':
+      return countersScreen(view, size);
+  }
 }
 
-/** One interval's block for output that is not a terminal: plain text, every VM, names never cut. */
+/** One refresh's block for output that is not a terminal: plain text, every VM, names never cut. */
 export function renderPlainBlock(view: View): string[] {
-  const sorted = sortRows(view.rows, view.order);
-  const shape = layout(sorted, Infinity);
+  const sorted = sortRows(view.rows, view.state.order);
+  const shape = layout(sorted, shownFields(view.state), Infinity);
   return [
-    `${summaryLine(view)}   ${describeOrder(view.order)}`,
-    titleCells(shape).map((cell) => cell.text).join(''),
+    `${summaryLine(view)}   ${describeOrder(view.state.order)}`,
+    titleParts(shape).join(''),
     ...sorted.map((row) => rowLine(row, shape)),
     '',
   ];

@@ -32,8 +32,8 @@ function tap(values: TapValues): IfData {
   };
 }
 
-/** A Stats body with the given CPU times (in microseconds), peak RSS (KiB) and taps; zeros elsewhere. */
-export function stats(values: { userUs: number; systemUs?: number; maxrssKiB?: number; taps?: TapValues[] }): Stats {
+/** A Stats body with the given CPU times (in microseconds), peak RSS (KiB), taps and hypervisor counters; zeros elsewhere. */
+export function stats(values: { userUs: number; systemUs?: number; maxrssKiB?: number; taps?: TapValues[]; vmm?: [string, number][] }): Stats {
   const timeval = (us: number) => ({ sec: BigInt(Math.floor(us / 1e6)), usec: us % 1e6 });
   const rusage: Rusage = {
     utime: timeval(values.userUs),
@@ -53,5 +53,5 @@ export function stats(values: { userUs: number; systemUs?: number; maxrssKiB?: n
     nvcsw: 0n,
     nivcsw: 0n,
   };
-  return { rusage, vmm: vmmCounters([['vm exits', 1n]]), ifdata: (values.taps ?? []).map(tap) };
+  return { rusage, vmm: vmmCounters((values.vmm ?? []).map(([name, value]) => [name, BigInt(value)])), ifdata: (values.taps ?? []).map(tap) };
 }
