@@ -3,6 +3,7 @@
 // Results go into typed arrays the caller allocated once, one row of u64 per pid or interface. A tick's reads
 // run together off the JavaScript thread (sampleInBackground); the single calls stay for the rest.
 #include <napi.h>
+#include <net/if.h>
 
 #include <cerrno>
 #include <cstddef>
@@ -191,6 +192,17 @@ Napi::Value SampleProcessesInBackground(const Napi::CallbackInfo& info) {
   return BackgroundCall::Start(new ProcessesInBackground(info));
 }
 
+// processStartTimes(pids: Int32Array, count: number, out: BigUint64Array, errors: Int32Array): void; out[i]
+// as a process row's start_time
+void ProcessStartTimes(const Napi::CallbackInfo& info) {
+  auto pids = TypedArgument<Napi::Int32Array>(info, 0, napi_int32_array, "an Int32Array");
+  const size_t count = info[1].As<Napi::Number>().Uint32Value();
+  if (pids.ElementLength() < count) ThrowType(info.Env(), "pid array too short");
+  auto out = RowsArgument(info, 2, count, 1);
+  auto errors = ErrorsArgument(info, 3, count);
+  vmmstats::ProcessStartTimes(reinterpret_cast<const pid_t*>(pids.Data()), count, out.Data(), errors.Data());
+}
+
 // sampleProcess(pid: number, out: BigUint64Array): number (0 or an errno)
 Napi::Value SampleProcess(const Napi::CallbackInfo& info) {
   const pid_t pid = info[0].As<Napi::Number>().Int32Value();
@@ -209,6 +221,16 @@ std::vector<std::string> SplitNames(const std::string& joined, size_t count) {
     start = end + 1;
   }
   return names;
+}
+
+// interfacesExist(names: string, count: number, out: Int32Array): void; out[i] is 1 when an interface of
+// that name exists now, else 0. if_nametoindex is one ioctl: far cheaper than reading the interface.
+void InterfacesExist(const Napi::CallbackInfo& info) {
+  const std::string joined = info[0].As<Napi::String>().Utf8Value();
+  const size_t count = info[1].As<Napi::Number>().Uint32Value();
+  auto out = ErrorsArgument(info, 2, count);
+  const std::vector<std::string> names = SplitNames(joined, count);
+  for (size_t i = 0; i < count; i++) out[i] = !names[i].empty() && if_nametoindex(names[i].c_str()) != 0 ? 1 : 0;
 }
 
 // Marks an object that a background sampling pass is using: a call from JavaScript meanwhile is refused
@@ -435,6 +457,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("interfaceFieldNames", NamesOf(env, kInterfaceCounterNames));
   exports.Set("sampleProcesses", Napi::Function::New<SampleProcesses>(env, "sampleProcesses"));
   exports.Set("sampleProcess", Napi::Function::New<SampleProcess>(env, "sampleProcess"));
+  exports.Set("processStartTimes", Napi::Function::New<ProcessStartTimes>(env, "processStartTimes"));
+  exports.Set("interfacesExist", Napi::Function::New<InterfacesExist>(env, "interfacesExist"));
   exports.Set("sampleProcessesInBackground",
               Napi::Function::New<SampleProcessesInBackground>(env, "sampleProcessesInBackground"));
   exports.Set("InterfaceSampler", InterfaceSampler::Define(env));

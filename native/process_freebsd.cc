@@ -8,6 +8,7 @@
 
 #include "freebsd_logic.h"
 #include "sampler.h"
+#include <vector>
 
 namespace vmmstats {
 namespace {
@@ -65,6 +66,13 @@ int SampleProcess(pid_t pid, ProcessUsage* out) {
 // Nothing is kept between calls here: a one-off question is answered as a tick's.
 void SampleProcessesOnce(const pid_t* pids, size_t count, ProcessUsage* out, int* errors) {
   SampleProcesses(pids, count, out, errors);
+}
+
+// kern.proc.pid gives the start time with the rest of the record: nothing cheaper to ask for.
+void ProcessStartTimes(const pid_t* pids, size_t count, uint64_t* start_times, int* errors) {
+  std::vector<ProcessUsage> usage(count);
+  SampleProcesses(pids, count, usage.data(), errors);
+  for (size_t i = 0; i < count; i++) start_times[i] = errors[i] == 0 ? usage[i].start_time : 0;
 }
 
 // kern.proc.pid answers one pid per sysctl; the boot time is read once before and once after them all, so

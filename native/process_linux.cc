@@ -459,4 +459,18 @@ int SampleProcess(pid_t pid, ProcessUsage* out) {
   return error;
 }
 
+// /proc/<pid>/stat alone, opened and closed: no taskstats query, no descriptor kept.
+void ProcessStartTimes(const pid_t* pids, size_t count, uint64_t* start_times, int* errors) {
+  char buffer[8192];
+  for (size_t i = 0; i < count; i++) {
+    start_times[i] = 0;
+    UniqueFd stat_fd;
+    std::string_view text;
+    StatFields stat;
+    errors[i] = pids[i] <= 0 ? ESRCH : ReadProcFile(pids[i], "stat", &stat_fd, buffer, sizeof buffer, &text);
+    if (errors[i] == 0) errors[i] = ParseStat(text, &stat);
+    if (errors[i] == 0) start_times[i] = stat.start_time;
+  }
+}
+
 }  // namespace vmmstats

@@ -231,9 +231,8 @@ function countersOf(state: VmmState, pairs: readonly VmmCounter[]): VmmCounters 
  */
 export class Collector {
   readonly #options: CollectorOptions;
-  /** The ticks' socket, busy while a tick reads; missingInterfaces asks on a socket of its own. */
+  /** The ticks' socket, busy while a tick reads. */
   readonly #interfaces = new InterfaceSampler();
-  readonly #probe = new InterfaceSampler();
   readonly #vmm = new Map<RegisteredVm, VmmState>();
   /** Wanted VMs whose hypervisor counters are open. */
   #vmmOpen = new Set<RegisteredVm>();
@@ -265,7 +264,6 @@ export class Collector {
     for (const state of this.#vmm.values()) state.reader?.close();
     this.#vmm.clear();
     this.#interfaces.close();
-    this.#probe.close();
   }
 
   /**
@@ -283,12 +281,6 @@ export class Collector {
 
   get stats(): Readonly<CollectorStats> {
     return this.#stats;
-  }
-
-  /** The interfaces among `names` that do not exist now. */
-  missingInterfaces(names: readonly string[]): string[] {
-    if (names.length === 0) return [];
-    return this.#probe.sample(names).flatMap((result, i) => (result.ok ? [] : [names[i]!]));
   }
 
   /**

@@ -4,7 +4,7 @@ import { Collector, type TickSnapshot, type VmSample } from '../collector/collec
 import type { Slicer } from '../loop/slicer.js';
 import { TickSchedule } from '../collector/schedule.js';
 import { peerCredentials, raiseOpenFilesLimit, type PeerCredentials } from '../sampler/host.js';
-import { SampleRows, sampleProcesses, SamplerError } from '../sampler/sampler.js';
+import { sampleProcesses, SamplerError } from '../sampler/sampler.js';
 import { isPid, vmNameOf, vmNameProblem, type RegisteredVm, type VmName } from '../vm/vm.js';
 import {
   decodeHeader,
@@ -112,8 +112,6 @@ export class StatsDaemon {
   readonly #readers = new Map<TickSnapshot, number>();
   /** Per tick, the longest stretch it held the event loop: what requests waited behind at most. */
   readonly #tickBlocking = new Histogram(TICK_BLOCKING_BOUNDS);
-  /** Where the Adds' pids are looked up, reused from batch to batch. */
-  readonly #lookupRows = new SampleRows();
   /** Encodes each tick's Data frames, into memory reused once every connection has sent them. */
   readonly #encoder = new Encoder();
   /** Decodes the requests, one at a time, as they come: what they repeat (names, taps) is kept once. */
@@ -351,7 +349,7 @@ export class StatsDaemon {
     const requests = raws.map((raw) => this.#decodeRequest(raw));
     let lookups: AddLookups | undefined;
     try {
-      lookups = new AddLookups(requests.map((request) => request.message), this.#lookupRows, (taps) => this.#collector.missingInterfaces(taps));
+      lookups = new AddLookups(requests.map((request) => request.message));
     } catch (err) {
       this.#logger.error({ err }, 'internal error while looking up the processes and taps of Adds');
     }

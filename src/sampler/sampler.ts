@@ -88,6 +88,28 @@ function fitProcessRows(pids: readonly number[], into: SampleRows): void {
   into.pidsOf = pids;
 }
 
+/**
+ * Each pid's start time (what tells its process from a later one under the same pid, as a sample's
+ * startTime), or why it could not be read (ESRCH: no such process). What a registration checks: on Linux
+ * /proc/<pid>/stat alone, for a fraction of a whole sample's cost.
+ */
+export function processStartTimes(pids: readonly number[]): (bigint | SamplerError)[] {
+  pids.forEach(checkPid);
+  const startTimes = new BigUint64Array(pids.length);
+  const errors = new Int32Array(pids.length);
+  native().processStartTimes(Int32Array.from(pids), pids.length, startTimes, errors);
+  return pids.map((pid, i) => (errors[i] === 0 ? startTimes[i]! : processError(pid, errors[i]!)));
+}
+
+/** The names among `names` that name no interface now (one ioctl each: nothing is read of the others). */
+export function missingInterfaceNames(names: readonly string[]): string[] {
+  if (names.length === 0) return [];
+  const exists = new Int32Array(names.length);
+  // '\n' joins the names, as for InterfaceSampler: a name holding one names no interface.
+  native().interfacesExist(names.map((name) => (name.includes('\n') ? '' : name)).join('\n'), names.length, exists);
+  return names.filter((_, i) => exists[i] === 0);
+}
+
 /** Reads interface counters by name, many per call; holds a netlink socket (Linux) until closed. */
 export class InterfaceSampler {
   #native: NativeInterfaceSampler | undefined;
@@ -316,6 +338,8 @@ interface Addon {
   sampleProcesses(pids: Int32Array, count: number, rows: BigUint64Array, errors: Int32Array): void;
   sampleProcessesInBackground(pids: Int32Array, count: number, rows: BigUint64Array, errors: Int32Array): Promise<number>;
   sampleProcess(pid: number, row: BigUint64Array): number;
+  processStartTimes(pids: Int32Array, count: number, startTimes: BigUint64Array, errors: Int32Array): void;
+  interfacesExist(joinedNames: string, count: number, exists: Int32Array): void;
   InterfaceSampler: new () => NativeInterfaceSampler;
   VmmDevice: {
     new (): NativeVmmDevice;

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InterfaceSampler, SamplerError } from '../../src/sampler/sampler.js';
+import { InterfaceSampler, missingInterfaceNames, SamplerError } from '../../src/sampler/sampler.js';
 import type { IfData } from '../../src/wire/messages.js';
 import { TapVmm, tapUnavailableReason, uniqueInterfaceName } from '../helpers/net.js';
 import { pythonUnavailableReason } from './usage-child.js';
@@ -44,6 +44,12 @@ function sysfsBaudrate(name: string): bigint {
 }
 
 describe('interfaces that do not exist', () => {
+  it('are the names missingInterfaceNames gives, in order; the others exist', () => {
+    const missing = uniqueInterfaceName('vstno');
+    expect(missingInterfaceNames(['lo', missing, '', 'x'.repeat(16), 'a\nb', 'lo'])).toEqual([missing, '', 'x'.repeat(16), 'a\nb']);
+    expect(missingInterfaceNames([])).toEqual([]);
+  });
+
   it.each(['dump', 'request'] as const)('are ENODEV, never a zeroed record (by %s)', (strategy) => {
     const sampler = samplerFor(strategy);
     try {

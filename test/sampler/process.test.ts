@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { sampleProcess, sampleProcesses, SamplerError, type ProcessSample } from '../../src/sampler/sampler.js';
+import { processStartTimes, sampleProcess, sampleProcesses, SamplerError, type ProcessSample } from '../../src/sampler/sampler.js';
 import { pythonUnavailableReason, UsageChild, withProcessSource } from './usage-child.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -223,5 +223,24 @@ describe.skipIf(!isRoot || noPython !== undefined)('taskstats agrees with /proc'
     const rss = a.maxrss > b.maxrss ? a.maxrss - b.maxrss : b.maxrss - a.maxrss;
     expect(rss).toBeLessThanOrEqual(rssToleranceKiB);
     expect(a.maxrss).toBeGreaterThan(16n * 1024n);
+  });
+});
+
+describe('processStartTimes', () => {
+  it('gives each pid the start time a whole sample gives, and ESRCH for a process that is gone', async () => {
+    const child = spawn('sleep', ['60']);
+    await once(child, 'spawn');
+    const gone = spawn('true');
+    await once(gone, 'exit');
+    try {
+      const [self, sleeper, missing] = processStartTimes([process.pid, child.pid!, gone.pid!]);
+      expect(self).toBe(sampleProcess(process.pid).startTime);
+      expect(sleeper).toBe(sampleProcess(child.pid!).startTime);
+      expect(sleeper).not.toBe(self);
+      expect(missing).toBeInstanceOf(SamplerError);
+      expect((missing as SamplerError).code).toBe('ESRCH');
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 });
