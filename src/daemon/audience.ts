@@ -1,5 +1,5 @@
 import type { Targets } from '../collector/collector.js';
-import type { RegisteredVm } from '../vm/vm.js';
+import { coveringPrefixes, vmNameOf, type RegisteredVm } from '../vm/vm.js';
 import type { Connection } from './connection.js';
 
 /**
@@ -14,14 +14,47 @@ export interface Audience {
   readonly subscribersOf: ReadonlyMap<RegisteredVm, readonly Connection[]>;
 }
 
-/** `servedWhole`: every VM is wanted whether or not anyone subscribes (the metrics endpoint serves them). */
+/**
+ * `servedWhole`: every VM is wanted whether or not anyone subscribes (the metrics endpoint serves them).
+ * Costs VMs × their names' depth, not VMs × subscriptions: each VM looks up its covering prefixes among the
+ * subscribed ones.
+ */
 export function audienceOf(vms: readonly RegisteredVm[], connections: Iterable<Connection>, servedWhole: boolean): Audience {
   const subscribers = [...connections].filter((connection) => connection.subscriptions.length > 0);
+  const byPrefix = subscribersByPrefix(subscribers);
+  const order = new Map(subscribers.map((connection, i) => [connection, i]));
   const subscribersOf = new Map<RegisteredVm, Connection[]>();
   for (const vm of vms) {
-    const audience = subscribers.filter((connection) => connection.subscribesTo(vm.labels));
+    const audience = audienceOfVm(vm, byPrefix, order);
     if (audience.length > 0) subscribersOf.set(vm, audience);
   }
   const wanted = servedWhole ? vms : vms.filter((vm) => subscribersOf.has(vm));
   return { targets: { vms, wanted }, subscribers, subscribersOf };
+}
+
+function subscribersByPrefix(subscribers: readonly Connection[]): Map<string, Connection[]> {
+  const byPrefix = new Map<string, Connection[]>();
+  for (const connection of subscribers) {
+    for (const prefix of connection.subscriptions) {
+      const name = vmNameOf(prefix);
+      const list = byPrefix.get(name) ?? [];
+      if (list.at(-1) !== connection) list.push(connection);
+      byPrefix.set(name, list);
+    }
+  }
+  return byPrefix;
+}
+
+/** The subscribers to any prefix of the VM's name, each once, in the subscribers' `order`. */
+function audienceOfVm(vm: RegisteredVm, byPrefix: ReadonlyMap<string, Connection[]>, order: ReadonlyMap<Connection, number>): Connection[] {
+  let found: Connection[] = [];
+  let lists = 0;
+  for (const prefix of coveringPrefixes(vm.labels)) {
+    const list = byPrefix.get(prefix);
+    if (list === undefined) continue;
+    found = lists === 0 ? list : [...found, ...list];
+    lists += 1;
+  }
+  if (lists <= 1) return found;
+  return [...new Set(found)].sort((a, b) => order.get(a)! - order.get(b)!);
 }

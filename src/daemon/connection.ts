@@ -3,7 +3,6 @@ import type { Logger } from '../log/logger.js';
 import type { PeerCredentials } from '../sampler/host.js';
 import { FrameReader, FrameStreamError, type WireError } from '../wire/index.js';
 import type { VmName } from '../wire/messages.js';
-import { coversVm } from '../vm/vm.js';
 
 export interface ConnectionLimits {
   maxFrameSize: number;
@@ -74,11 +73,6 @@ export class Connection {
   /** Bytes of Data frames waiting in this connection's own queue (the socket's buffer aside). */
   get queuedBytes(): number {
     return this.#pendingBytes;
-  }
-
-  /** Whether one of this connection's subscriptions covers the VM `labels`. */
-  subscribesTo(labels: VmName): boolean {
-    return this.subscriptions.some((prefix) => coversVm(prefix, labels));
   }
 
   /** Nothing of what was sent is still waiting, here or in the socket: the memory it was in may be reused. */

@@ -31,11 +31,15 @@ export function vmNameProblem(labels: readonly string[], { prefix = false } = {}
   return `label ${bad + 1} of the name ${what}: labels are joined by dots, so each must be non-empty and dot-free`;
 }
 
-/** Does a subscription to `prefix` cover the VM `labels`? `tenant` covers `tenant.web`; `[]` covers all. */
-export function coversVm(prefix: readonly string[], labels: readonly string[]): boolean {
-  if (prefix.length > labels.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (prefix[i] !== labels[i]) return false;
-  return true;
+/**
+ * The dotted names of the subscription prefixes that cover the VM `labels`: '' (every VM), then one label
+ * more each, the VM's own name last. `tenant` covers `tenant.web`; a label holds no '.', so each dotted
+ * prefix stands for exactly one list of labels.
+ */
+export function coveringPrefixes(labels: readonly string[]): string[] {
+  const prefixes = [''];
+  for (let depth = 1; depth <= labels.length; depth++) prefixes.push(vmNameOf(labels.slice(0, depth)));
+  return prefixes;
 }
 
 /** pid_t is 32-bit signed on Linux and FreeBSD, and pids start at 1. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { coversVm, isPid, MAX_PID, MIN_STALE_MS, staleAfterMs, STALE_INTERVALS, vmLabels, vmNameOf, vmNameProblem } from '../../src/vm/vm.js';
+import { coveringPrefixes, isPid, MAX_PID, MIN_STALE_MS, staleAfterMs, STALE_INTERVALS, vmLabels, vmNameOf, vmNameProblem } from '../../src/vm/vm.js';
 
 describe('VM names', () => {
   it('go from labels to the dotted form and back', () => {
@@ -19,11 +19,13 @@ describe('VM names', () => {
   });
 
   it('cover the VMs below them as subscription prefixes', () => {
-    expect(coversVm([], ['a'])).toBe(true);
-    expect(coversVm(['a'], ['a', 'b'])).toBe(true);
-    expect(coversVm(['a', 'b'], ['a', 'b'])).toBe(true);
-    expect(coversVm(['a', 'b'], ['a'])).toBe(false);
-    expect(coversVm(['a'], ['ab'])).toBe(false);
+    const covers = (prefix: string[], labels: string[]) => coveringPrefixes(labels).includes(vmNameOf(prefix));
+    expect(coveringPrefixes(['a', 'b'])).toEqual(['', 'a', 'a.b']);
+    expect(covers([], ['a'])).toBe(true);
+    expect(covers(['a'], ['a', 'b'])).toBe(true);
+    expect(covers(['a', 'b'], ['a', 'b'])).toBe(true);
+    expect(covers(['a', 'b'], ['a'])).toBe(false);
+    expect(covers(['a'], ['ab'])).toBe(false);
   });
 });
 
