@@ -5,8 +5,9 @@ import type { VmSnapshot } from './exposition.js';
 
 /**
  * Points kept per VM: 10 minutes at the daemon's default 10-second interval. Each VM costs
- * HISTORY_SERIES.length × HISTORY_POINTS 4-byte floats (960 bytes) plus some 300 bytes of bookkeeping, so
- * the whole history stays under 1.3 KB × the VMs served (1.3 MB at 1000 VMs).
+ * HISTORY_SERIES.length × HISTORY_POINTS 4-byte floats (960 bytes) and its bookkeeping, some 1.9 KB in all
+ * (npm run bench:overview), so the history stays within 2 KB × the VMs served: 2 MB at 1000 VMs, 128 MB
+ * at the daemon's --max-vms default. A VM absent from a round is forgotten at once.
  */
 export const HISTORY_POINTS = 60;
 
@@ -67,8 +68,6 @@ interface Counters {
   toVmPackets: number;
 }
 
-const COUNTERS: readonly (keyof Counters)[] = ['cpuSeconds', 'fromVmBytes', 'toVmBytes', 'fromVmPackets', 'toVmPackets'];
-
 interface VmHistory {
   readonly since: number;
   /** HISTORY_SERIES.length rings of HISTORY_POINTS, one after the other; NaN where there is no point. */
@@ -105,7 +104,9 @@ function countersOf(stats: Stats, into: Counters): void {
 }
 
 function sameTaps(taps: readonly string[], stats: Stats): boolean {
-  return taps.length === stats.ifdata.length && stats.ifdata.every((tap, i) => tap.name === taps[i]);
+  if (taps.length !== stats.ifdata.length) return false;
+  for (let i = 0; i < taps.length; i++) if (stats.ifdata[i]!.name !== taps[i]) return false;
+  return true;
 }
 
 /** Per second; NaN for a counter that went back (a tap recreated) or when no time passed. */
@@ -126,8 +127,8 @@ export class OverviewHistory {
   /** Wall-clock time of each round, by round % HISTORY_POINTS. */
   readonly #times = new Float64Array(HISTORY_POINTS);
   #round = 0;
-  /** Made once and filled per VM: the counters of the sample being recorded. */
-  readonly #current: Counters = { cpuSeconds: 0, fromVmBytes: 0, toVmBytes: 0, fromVmPackets: 0, toVmPackets: 0 };
+  /** Filled with the counters of the sample being recorded, then swapped with the VM's previous ones. */
+  #current: Counters = { cpuSeconds: 0, fromVmBytes: 0, toVmBytes: 0, fromVmPackets: 0, toVmPackets: 0 };
 
   get round(): number {
     return this.#round;
@@ -185,15 +186,16 @@ export class OverviewHistory {
     const before = vm.counters;
     const elapsed = vm.stats === undefined ? 0 : (monotonicMs - vm.sampledAtMs) / 1000;
     const tapsKept = sameTaps(vm.taps, stats);
-    // No taps is no traffic known, rather than none.
-    const traffic = (key: keyof Counters) => (tapsKept && stats.ifdata.length > 0 ? rate(current[key], before[key], elapsed) : NaN);
+    // No taps is no traffic known, rather than none; other taps than before, no difference of their sums.
+    const trafficSeconds = tapsKept && stats.ifdata.length > 0 ? elapsed : 0;
     points[SERIES_INDEX.cpu * HISTORY_POINTS + slot] = rate(current.cpuSeconds, before.cpuSeconds, elapsed);
     points[SERIES_INDEX.memory * HISTORY_POINTS + slot] = Number(stats.rusage.maxrss) * 1024;
-    points[SERIES_INDEX.fromVm * HISTORY_POINTS + slot] = traffic('fromVmBytes');
-    points[SERIES_INDEX.toVm * HISTORY_POINTS + slot] = traffic('toVmBytes');
-    vm.fromVmPackets = traffic('fromVmPackets');
-    vm.toVmPackets = traffic('toVmPackets');
-    for (const key of COUNTERS) before[key] = current[key];
+    points[SERIES_INDEX.fromVm * HISTORY_POINTS + slot] = rate(current.fromVmBytes, before.fromVmBytes, trafficSeconds);
+    points[SERIES_INDEX.toVm * HISTORY_POINTS + slot] = rate(current.toVmBytes, before.toVmBytes, trafficSeconds);
+    vm.fromVmPackets = rate(current.fromVmPackets, before.fromVmPackets, trafficSeconds);
+    vm.toVmPackets = rate(current.toVmPackets, before.toVmPackets, trafficSeconds);
+    vm.counters = current;
+    this.#current = before;
     if (!tapsKept) vm.taps = stats.ifdata.map((tap) => tap.name);
     vm.stats = stats;
     vm.sampledAtMs = monotonicMs;

@@ -16,8 +16,8 @@ td.name { max-width: 28rem; overflow: hidden; text-overflow: ellipsis; font-fami
 thead th { position: sticky; top: 0; background: Canvas; }
 th button { font: inherit; font-weight: bold; background: none; border: 0; color: inherit; cursor: pointer; padding: 0; text-align: inherit; }
 th small { display: block; font-weight: normal; color: GrayText; }
-th[aria-sort="ascending"] button::after { content: " \25B2"; }
-th[aria-sort="descending"] button::after { content: " \25BC"; }
+th[aria-sort="ascending"] .label::after { content: " \25B2"; }
+th[aria-sort="descending"] .label::after { content: " \25BC"; }
 .value { display: inline-block; min-width: 4.5rem; }
 svg.chart { width: 80px; height: 20px; vertical-align: middle; margin-left: .4rem; }
 svg.chart path { fill: none; stroke-width: 1.5; vector-effect: non-scaling-stroke; stroke-linejoin: round; }
@@ -47,16 +47,19 @@ function bytes(value, suffix) {
 const cores = (value) => (value === null ? '\u2013' : value.toFixed(2));
 const perSecond = (value) => (value === null ? '\u2013' : (value < 10 ? value.toFixed(1) : Math.round(value)) + '/s');
 
-/** The columns after the name, in the table's order; the charted ones have a history series of that key. */
+/**
+ * The columns after the name, in the table's order. A charted one has a history series of its key, drawn
+ * to its peak but never to less than chartFloor, so that an idle VM's noise stays a flat line.
+ */
 const COLUMNS = [
-  { key: 'cpu', format: cores, chart: true },
-  { key: 'memory', format: (v) => bytes(v, ''), chart: true },
-  { key: 'fromVm', format: (v) => bytes(v, '/s'), chart: true },
-  { key: 'toVm', format: (v) => bytes(v, '/s'), chart: true },
-  { key: 'fromVmPackets', format: perSecond, chart: false },
-  { key: 'toVmPackets', format: perSecond, chart: false },
+  { key: 'cpu', format: cores, chartFloor: 0.05 },
+  { key: 'memory', format: (v) => bytes(v, ''), chartFloor: 0 },
+  { key: 'fromVm', format: (v) => bytes(v, '/s'), chartFloor: 1024 },
+  { key: 'toVm', format: (v) => bytes(v, '/s'), chartFloor: 1024 },
+  { key: 'fromVmPackets', format: perSecond },
+  { key: 'toVmPackets', format: perSecond },
 ];
-const CHARTED = COLUMNS.filter((column) => column.chart).map((column) => column.key);
+const CHARTED = COLUMNS.filter((column) => column.chartFloor !== undefined).map((column) => column.key);
 
 const state = { round: 0, points: 0, intervalSeconds: null, times: [], vms: new Map(), sortKey: 'cpu', descending: true, filter: '' };
 const rows = document.getElementById('vms');
@@ -87,7 +90,7 @@ function makeRow(name) {
     value.className = 'value';
     cell.append(value);
     let path = null;
-    if (column.chart) {
+    if (column.chartFloor !== undefined) {
       const chart = document.createElementNS(SVG_NS, 'svg');
       chart.setAttribute('class', 'chart');
       chart.setAttribute('viewBox', '0 0 ' + CHART_WIDTH + ' ' + CHART_HEIGHT);
@@ -129,8 +132,8 @@ function merge(answer) {
 }
 
 /** A line through the values, scaled to their peak, newest at the right edge; broken where one is missing. */
-function chartPath(values) {
-  let peak = 0;
+function chartPath(values, floor) {
+  let peak = floor;
   for (const value of values) if (value !== null && value > peak) peak = value;
   const scale = peak > 0 ? (CHART_HEIGHT - 2) / peak : 0;
   const step = CHART_WIDTH / Math.max(1, state.points - 1);
@@ -151,7 +154,7 @@ function show(known) {
     const latest = known.latest[column.key];
     value.textContent = column.format(latest);
     cell.dataset.value = latest === null ? '' : String(latest);
-    if (path !== null) path.setAttribute('d', chartPath(known.history[column.key]));
+    if (path !== null) path.setAttribute('d', chartPath(known.history[column.key], column.chartFloor));
   }
   known.row.hidden = state.filter !== '' && !known.name.toLowerCase().includes(state.filter);
 }
@@ -231,7 +234,8 @@ refresh();
 `;
 
 function header(key: string, label: string, unit?: string): string {
-  return `<th data-key="${key}" aria-sort="none"><button type="button">${label}${unit === undefined ? '' : ` <small>${unit}</small>`}</button></th>`;
+  const small = unit === undefined ? '' : `<small>${unit}</small>`;
+  return `<th data-key="${key}" aria-sort="none"><button type="button"><span class="label">${label}</span>${small}</button></th>`;
 }
 
 const HTML = `<!DOCTYPE html>

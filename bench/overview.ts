@@ -1,0 +1,84 @@
+// What the overview page costs the daemon at N VMs (default 1000, two taps each), beside the collector's
+// own tick: per tick, making each VM's Stats record from the tick's rows (which a scrape does too, but now
+// every tick) and recording the round in the history; per /api/overview answer, making its JSON and gzip;
+// and the history's memory.
+//   npm run bench:overview [-- --vms N] [--ticks T]
+// The VMs are all this process, their taps `lo`: the collector reads each as it would a VM of its own.
+import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
+import { gzipSync } from 'node:zlib';
+import { pino } from 'pino';
+import { Collector, type TickSnapshot } from '../src/collector/collector.js';
+import { HISTORY_POINTS, OverviewHistory } from '../src/metrics/history.js';
+import { sampleProcess } from '../src/sampler/sampler.js';
+import type { RegisteredVm } from '../src/vm/vm.js';
+
+const { values } = parseArgs({ options: { vms: { type: 'string', default: '1000' }, ticks: { type: 'string', default: '200' } } });
+const VMS = Number(values.vms);
+const TICKS = Number(values.ticks);
+if (!(VMS > 0 && TICKS > HISTORY_POINTS)) throw new Error(`--vms takes a positive number and --ticks more than ${HISTORY_POINTS}`);
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+function timed<T>(run: () => T, into: number[]): T {
+  const started = performance.now();
+  const result = run();
+  into.push(performance.now() - started);
+  return result;
+}
+
+function heapAfterGc(): number {
+  if (typeof globalThis.gc !== 'function') throw new Error('run with node --expose-gc (npm run bench:overview does)');
+  globalThis.gc();
+  return process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
+}
+
+const startTime = sampleProcess(process.pid).startTime;
+const vms: RegisteredVm[] = Array.from({ length: VMS }, (_, i) => ({
+  name: `tenant${i}.vm`, labels: [`tenant${i}`, 'vm'], pid: process.pid, startTime, taps: ['lo', 'lo'],
+}));
+const collector = new Collector({ logger: pino({ level: 'silent' }) });
+const targets = { vms, wanted: vms };
+const history = new OverviewHistory();
+const times = { tick: [] as number[], records: [] as number[], history: [] as number[] };
+// A tick's records are held by its snapshot until the next, with or without the history: counted in both.
+let previous: TickSnapshot | undefined = collector.tick(targets);
+for (const sample of previous.samples) void sample.stats;
+const heapWithout = heapAfterGc();
+for (let tick = 0; tick < TICKS; tick++) {
+  const snapshot = timed(() => collector.tick(targets), times.tick);
+  if (previous !== undefined) collector.release(previous); // as the daemon does
+  previous = snapshot;
+  const served = timed(() => snapshot.samples.map((sample) => ({ name: sample.vm.name, stats: sample.stats })), times.records);
+  timed(() => history.record(served), times.history);
+}
+const heapWith = heapAfterGc();
+
+const answers = { latest: [] as number[], full: [] as number[] };
+let latest = '';
+let full = '';
+for (let i = 0; i < 20; i++) {
+  latest = timed(() => JSON.stringify(history.overview(history.round - 1)), answers.latest);
+  full = timed(() => JSON.stringify(history.overview(0)), answers.full);
+}
+collector.close();
+const gzipMs = (json: string) => {
+  const started = performance.now();
+  const bytes = gzipSync(json, { level: 1 }).length;
+  return { ms: performance.now() - started, bytes };
+};
+
+const ms = (n: number) => `${n.toFixed(2)} ms`;
+const kb = (n: number) => `${(n / 1000).toFixed(0)} kB`;
+const latestGzip = gzipMs(latest);
+const fullGzip = gzipMs(full);
+console.log(`bench:overview: ${VMS} VMs with 2 taps each, ${TICKS} ticks, history of ${HISTORY_POINTS} rounds (medians)`);
+console.log(`  collector tick (for comparison)       ${ms(median(times.tick))}`);
+console.log(`  Stats records made from the rows      ${ms(median(times.records))}   (every tick now; before, only ticks with a scrape)`);
+console.log(`  history.record, one round             ${ms(median(times.history))}`);
+console.log(`  history memory                        ${kb(heapWith - heapWithout)} (${((heapWith - heapWithout) / VMS).toFixed(0)} B per VM)`);
+console.log(`  /api/overview?since=ROUND-1 (1 round) ${ms(median(answers.latest))} JSON, ${kb(latest.length)}; gzip ${ms(latestGzip.ms)}, ${kb(latestGzip.bytes)}`);
+console.log(`  /api/overview (all ${HISTORY_POINTS} rounds)       ${ms(median(answers.full))} JSON, ${kb(full.length)}; gzip ${ms(fullGzip.ms)}, ${kb(fullGzip.bytes)}`);
