@@ -9,16 +9,20 @@ body { font: 14px/1.4 system-ui, sans-serif; margin: 1rem; }
 header { display: flex; flex-wrap: wrap; gap: .5rem 1.5rem; align-items: baseline; }
 h1 { font-size: 1.3rem; margin: 0; }
 #status.error { color: #e03131; font-weight: bold; }
-table { border-collapse: collapse; margin-top: .75rem; width: 100%; }
+/* Fixed: with automatic layout, a refresh at 1000 VMs spends most of its time sizing the columns again. */
+table { border-collapse: collapse; margin-top: .75rem; width: 100%; table-layout: fixed; min-width: 68rem; }
+th[data-key="cpu"] { width: 9.5rem; }
+th[data-key="memory"], th[data-key="fromVm"], th[data-key="toVm"] { width: 11.5rem; }
+th[data-key="fromVmPackets"], th[data-key="toVmPackets"] { width: 6.5rem; }
 th, td { padding: .2rem .4rem; border-bottom: 1px solid var(--line); text-align: right; white-space: nowrap; }
 th:first-child, td.name { text-align: left; }
-td.name { max-width: 28rem; overflow: hidden; text-overflow: ellipsis; font-family: ui-monospace, monospace; }
+td.name { overflow: hidden; text-overflow: ellipsis; font-family: ui-monospace, monospace; }
 thead th { position: sticky; top: 0; background: Canvas; }
 th button { font: inherit; font-weight: bold; background: none; border: 0; color: inherit; cursor: pointer; padding: 0; text-align: inherit; }
 th small { display: block; font-weight: normal; color: GrayText; }
 th[aria-sort="ascending"] .label::after { content: " \25B2"; }
 th[aria-sort="descending"] .label::after { content: " \25BC"; }
-.value { display: inline-block; min-width: 4.5rem; }
+.value { display: inline-block; min-width: 4rem; }
 svg.chart { width: 80px; height: 20px; vertical-align: middle; margin-left: .4rem; }
 svg.chart path { fill: none; stroke-width: 1.5; vector-effect: non-scaling-stroke; stroke-linejoin: round; }
 td.cpu path { stroke: var(--cpu); }
@@ -64,6 +68,24 @@ const CHARTED = COLUMNS.filter((column) => column.chartFloor !== undefined).map(
 const state = { round: 0, points: 0, intervalSeconds: null, times: [], vms: new Map(), sortKey: 'cpu', descending: true, filter: '' };
 const rows = document.getElementById('vms');
 const statusLine = document.getElementById('status');
+
+/**
+ * The VMs whose rows are on screen or near it: a refresh draws only those (at 1000 VMs, drawing every row
+ * and laying them out again took most of a refresh), and a row scrolled to is drawn as it comes into view.
+ */
+const onScreen = new Set();
+const vmOfRow = new WeakMap();
+const visibility = new IntersectionObserver((entries) => {
+  for (const entry of entries) {
+    const known = vmOfRow.get(entry.target);
+    if (!entry.isIntersecting || state.vms.get(known.name) !== known) {
+      onScreen.delete(known);
+      continue;
+    }
+    onScreen.add(known);
+    draw(known);
+  }
+}, { rootMargin: '600px 0px' });
 
 function keepLast(values, length) {
   if (values.length >= length) return values.slice(values.length - length);
@@ -118,6 +140,8 @@ function merge(answer) {
     if (known === undefined) {
       known = Object.assign(makeRow(vm.name), { name: vm.name });
       state.vms.set(vm.name, known);
+      vmOfRow.set(known.row, known);
+      visibility.observe(known.row);
     }
     if (!follows || known.since !== vm.since) known.history = emptyHistory();
     known.since = vm.since;
@@ -126,6 +150,8 @@ function merge(answer) {
   }
   for (const [name, known] of state.vms) {
     if (seen.has(name)) continue;
+    visibility.unobserve(known.row);
+    onScreen.delete(known);
     known.row.remove();
     state.vms.delete(name);
   }
@@ -148,7 +174,7 @@ function chartPath(values, floor) {
   return path;
 }
 
-function show(known) {
+function draw(known) {
   for (const column of COLUMNS) {
     const { cell, value, path } = known.cells[column.key];
     const latest = known.latest[column.key];
@@ -156,7 +182,6 @@ function show(known) {
     cell.dataset.value = latest === null ? '' : String(latest);
     if (path !== null) path.setAttribute('d', chartPath(known.history[column.key], column.chartFloor));
   }
-  known.row.hidden = state.filter !== '' && !known.name.toLowerCase().includes(state.filter);
 }
 
 /** Missing values last whichever the direction; ties by name. */
@@ -187,12 +212,16 @@ function render() {
   const ordered = [...state.vms.values()].sort(compare);
   const totals = { cpu: 0, memory: 0, fromVm: 0, toVm: 0 };
   for (const known of ordered) {
-    show(known);
+    known.row.hidden = state.filter !== '' && !known.name.toLowerCase().includes(state.filter);
     for (const key in totals) totals[key] += known.latest[key] ?? 0;
   }
-  const fragment = document.createDocumentFragment();
-  for (const known of ordered) fragment.append(known.row);
-  rows.append(fragment);
+  for (const known of onScreen) draw(known);
+  // Moving a thousand rows costs more than all the rest: only when the order changed.
+  if (ordered.some((known, i) => rows.rows[i] !== known.row)) {
+    const fragment = document.createDocumentFragment();
+    for (const known of ordered) fragment.append(known.row);
+    rows.append(fragment);
+  }
   showSort();
   document.getElementById('empty').hidden = ordered.length > 0;
   const newest = state.times[state.times.length - 1];

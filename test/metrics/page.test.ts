@@ -172,6 +172,14 @@ describe.skipIf(browserPath === undefined)('the overview page at /', () => {
     expect(BUSY).toContain(byCpu.rows[0]!.name);
   });
 
+  it('shows only the VMs whose name holds what the filter box has', async () => {
+    const shown = () => page.locator('#vms tr:not([hidden]) td.name').allTextContents();
+    await page.fill('#filter', 'WEB');
+    expect(await shown()).toEqual(['tenant.web']);
+    await page.fill('#filter', '');
+    expect(await shown()).toHaveLength((await readTable(page)).rows.length);
+  });
+
   it("shows a name that holds markup as text, and runs none of it", async () => {
     const table = await readTable(page);
     expect(rowOf(table, HOSTILE_NAME).name).toBe(HOSTILE_NAME);
