@@ -21,7 +21,7 @@ export interface Instant {
   monotonicMs: number;
 }
 
-export function now(): Instant {
+function now(): Instant {
   return { wallMs: Date.now(), monotonicMs: performance.now() };
 }
 
