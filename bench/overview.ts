@@ -2,18 +2,25 @@
 // own tick: per tick, making each VM's Stats record from the tick's rows (which a scrape does too, but now
 // every tick) and recording the round in the history; per /api/overview answer, making its JSON and gzip;
 // and the history's memory.
-//   npm run bench:overview [-- --vms N] [--ticks T]
+//   npm run bench:overview [-- --vms N] [--ticks T] [--browser]
 // The VMs are all this process, their taps `lo`: the collector reads each as it would a VM of its own.
+// With --browser, the page too: headless chromium (Debian's) opens it, and the script and layout time of a
+// refresh is measured in it.
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { gzipSync } from 'node:zlib';
 import { pino } from 'pino';
 import { Collector, type TickSnapshot } from '../src/collector/collector.js';
 import { HISTORY_POINTS, OverviewHistory } from '../src/metrics/history.js';
+import type { VmSnapshot } from '../src/metrics/exposition.js';
+import { startMetricsServer } from '../src/metrics/server.js';
+import { chromiumPath, launchChromium } from '../test/helpers/browser.js';
 import { sampleProcess } from '../src/sampler/sampler.js';
 import type { RegisteredVm } from '../src/vm/vm.js';
 
-const { values } = parseArgs({ options: { vms: { type: 'string', default: '1000' }, ticks: { type: 'string', default: '200' } } });
+const { values } = parseArgs({
+  options: { vms: { type: 'string', default: '1000' }, ticks: { type: 'string', default: '200' }, browser: { type: 'boolean', default: false } },
+});
 const VMS = Number(values.vms);
 const TICKS = Number(values.ticks);
 if (!(VMS > 0 && TICKS > HISTORY_POINTS)) throw new Error(`--vms takes a positive number and --ticks more than ${HISTORY_POINTS}`);
@@ -45,16 +52,21 @@ const targets = { vms, wanted: vms };
 const history = new OverviewHistory();
 const times = { tick: [] as number[], records: [] as number[], history: [] as number[] };
 // A tick's records are held by its snapshot until the next, with or without the history: counted in both.
-let previous: TickSnapshot | undefined = collector.tick(targets);
-for (const sample of previous.samples) void sample.stats;
+let previous: TickSnapshot = collector.tick(targets);
+let served: VmSnapshot[] = previous.samples.map((sample) => ({ name: sample.vm.name, stats: sample.stats }));
 const heapWithout = heapAfterGc();
-for (let tick = 0; tick < TICKS; tick++) {
-  const snapshot = timed(() => collector.tick(targets), times.tick);
-  if (previous !== undefined) collector.release(previous); // as the daemon does
+
+/** One tick as the daemon makes it with the metrics endpoint on; timed when `into` is given. */
+function tick(into?: typeof times): void {
+  const ignored = { tick: [], records: [], history: [] };
+  const snapshot = timed(() => collector.tick(targets), (into ?? ignored).tick);
+  collector.release(previous);
   previous = snapshot;
-  const served = timed(() => snapshot.samples.map((sample) => ({ name: sample.vm.name, stats: sample.stats })), times.records);
-  timed(() => history.record(served), times.history);
+  served = timed(() => snapshot.samples.map((sample) => ({ name: sample.vm.name, stats: sample.stats })), (into ?? ignored).records);
+  timed(() => history.record(served), (into ?? ignored).history);
 }
+
+for (let i = 0; i < TICKS; i++) tick(times);
 const heapWith = heapAfterGc();
 
 const answers = { latest: [] as number[], full: [] as number[] };
@@ -64,7 +76,6 @@ for (let i = 0; i < 20; i++) {
   latest = timed(() => JSON.stringify(history.overview(history.round - 1)), answers.latest);
   full = timed(() => JSON.stringify(history.overview(0)), answers.full);
 }
-collector.close();
 const gzipMs = (json: string) => {
   const started = performance.now();
   const bytes = gzipSync(json, { level: 1 }).length;
@@ -82,3 +93,46 @@ console.log(`  history.record, one round             ${ms(median(times.history))
 console.log(`  history memory                        ${kb(heapWith - heapWithout)} (${((heapWith - heapWithout) / VMS).toFixed(0)} B per VM)`);
 console.log(`  /api/overview?since=ROUND-1 (1 round) ${ms(median(answers.latest))} JSON, ${kb(latest.length)}; gzip ${ms(latestGzip.ms)}, ${kb(latestGzip.bytes)}`);
 console.log(`  /api/overview (all ${HISTORY_POINTS} rounds)       ${ms(median(answers.full))} JSON, ${kb(full.length)}; gzip ${ms(fullGzip.ms)}, ${kb(fullGzip.bytes)}`);
+
+/** Script and layout time in the page of each of ten refreshes that bring one round; run in the page. */
+const REFRESH_IN_PAGE = `(async () => {
+  const times = [];
+  for (let i = 0; i < 10; i++) {
+    const answer = await (await fetch('api/overview?since=' + (state.round - 1))).json();
+    const started = performance.now();
+    merge(answer);
+    render();
+    void document.body.offsetHeight; // the layout it caused
+    times.push(performance.now() - started);
+  }
+  return times;
+})()`;
+
+async function measureInBrowser(): Promise<void> {
+  const executable = chromiumPath();
+  if (executable === undefined) throw new Error("--browser needs 'chromium' on PATH (Debian package chromium)");
+  const listeners = new Set<() => void>();
+  const server = await startMetricsServer({
+    host: '127.0.0.1', port: 0, logger: pino({ level: 'silent' }),
+    source: { snapshot: () => ({ vms: served, self: { vms: served.length } }), onSamples: (listener) => (listeners.add(listener), () => listeners.delete(listener)) },
+  });
+  const ticking = setInterval(() => {
+    tick();
+    for (const listener of listeners) listener();
+  }, 1000);
+  const browser = await launchChromium(executable);
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(`http://127.0.0.1:${server.address.port}/`);
+    await page.waitForFunction(`document.querySelectorAll('#vms tr').length === ${VMS}`);
+    const refreshes = await page.evaluate<number[]>(REFRESH_IN_PAGE);
+    console.log(`  in chromium, a one-round refresh      ${ms(median(refreshes))} of script and layout (median of ${refreshes.length})`);
+  } finally {
+    clearInterval(ticking);
+    await browser.close();
+    await server.close();
+  }
+}
+
+if (values.browser) await measureInBrowser();
+collector.close();

@@ -1,13 +1,14 @@
 // The overview page in a real headless browser (Debian's chromium, driven by playwright-core over the
 // DevTools protocol), against a real daemon process with --metrics and real busy processes as its VMs.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StatsClient } from '../../src/client/client.js';
+import { chromiumPath, launchChromium } from '../helpers/browser.js';
 import { tapUnavailableReason, TapVmm, uniqueInterfaceName } from '../helpers/net.js';
 import { ChildProcesses, eventually } from '../helpers/processes.js';
 
@@ -18,20 +19,7 @@ const BUSY = ['tenant.web', 'tenant.db'];
 const IDLE = 'tenant.idle';
 const TRAFFIC = 'tenant.net';
 
-function onPath(command: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    const candidate = join(dir, command);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // Not in this directory.
-    }
-  }
-  return undefined;
-}
-
-const browserPath = onPath('chromium');
+const browserPath = chromiumPath();
 if (browserPath === undefined) console.warn("skipping the overview page's browser tests: no 'chromium' on PATH (Debian package chromium)");
 const tapMissing = browserPath === undefined ? undefined : tapUnavailableReason();
 if (tapMissing !== undefined) console.warn(`skipping the overview page's traffic test: ${tapMissing}`);
@@ -120,11 +108,7 @@ describe.skipIf(browserPath === undefined)('the overview page at /', () => {
       await register(TRAFFIC, tap.process.pid!, [tap.name]);
       traffic = setInterval(() => void tap!.send(20, 500), 100);
     }
-    browser = await chromium.launch({
-      executablePath: browserPath,
-      // Playwright gives it an empty profile of its own, and --no-sandbox (which root needs).
-      args: ['--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium(browserPath!);
     page = await browser.newPage({ viewport: { width: 1280, height: 420 } });
     page.on('console', (message) => {
       if (message.type() === 'error' || message.type() === 'warning') problems.push(`console ${message.type()}: ${message.text()}`);
