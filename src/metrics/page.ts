@@ -234,10 +234,10 @@ function render() {
 async function refresh() {
   try {
     const response = await fetch('api/overview?since=' + state.round, { cache: 'no-store' });
-    if (!response.ok) throw new Error('the endpoint answered ' + response.status + ' ' + (await response.text()).trim());
+    if (!response.ok) throw new Error('the endpoint answered ' + response.status + ' ' + (await response.text()).trim().slice(0, 200));
     merge(await response.json());
     render();
-    statusLine.textContent = 'every ' + (state.intervalSeconds === null ? '?' : state.intervalSeconds.toFixed(1)) + ' s';
+    statusLine.textContent = state.intervalSeconds === null ? '' : 'updated every ' + state.intervalSeconds.toFixed(1) + ' s';
     statusLine.className = '';
   } catch (err) {
     statusLine.textContent = 'not updated: ' + err.message + '; trying again';
