@@ -14,6 +14,7 @@ import { Collector, type TickSnapshot } from '../src/collector/collector.js';
 import { HISTORY_POINTS, OverviewHistory } from '../src/metrics/history.js';
 import type { VmSnapshot } from '../src/metrics/exposition.js';
 import { startMetricsServer } from '../src/metrics/server.js';
+import { Slicer } from '../src/loop/slicer.js';
 import { chromiumPath, launchChromium } from '../test/helpers/browser.js';
 import { sampleProcess } from '../src/sampler/sampler.js';
 import type { RegisteredVm } from '../src/vm/vm.js';
@@ -68,18 +69,29 @@ async function tick(into?: typeof times): Promise<void> {
   collector.release(previous);
   previous = snapshot;
   served = timed(() => snapshot.samples.map((sample) => ({ name: sample.vm.name, stats: sample.stats })), (into ?? ignored).records);
-  timed(() => history.record(served), (into ?? ignored).history);
+  await timed(() => history.record(served), (into ?? ignored).history); // no slicer: all at once
 }
 
 for (let i = 0; i < TICKS; i++) await tick(times);
 const heapWith = heapAfterGc();
+/** The longest slice of each of ten rounds recorded, and answers made, in slices as the server does. */
+const slices = { record: [] as number[], answer: [] as number[] };
+for (let i = 0; i < 10; i++) {
+  const recordSlicer = new Slicer();
+  await history.record(served, { slicer: recordSlicer });
+  slices.record.push(recordSlicer.longestMs);
+  const answerSlicer = new Slicer();
+  await history.overviewJson(0, answerSlicer);
+  slices.answer.push(answerSlicer.longestMs);
+}
 
 const answers = { latest: [] as number[], full: [] as number[] };
 let latest = '';
 let full = '';
 for (let i = 0; i < 20; i++) {
-  latest = timed(() => JSON.stringify(history.overview(history.round - 1)), answers.latest);
-  full = timed(() => JSON.stringify(history.overview(0)), answers.full);
+  // Without a slicer the JSON is made before the promise returns: timed whole.
+  latest = await timed(() => history.overviewJson(history.round - 1), answers.latest);
+  full = await timed(() => history.overviewJson(0), answers.full);
 }
 const gzipMs = (json: string) => {
   const started = performance.now();
@@ -94,10 +106,11 @@ const fullGzip = gzipMs(full);
 console.log(`bench:overview: ${VMS} VMs with 2 taps each, ${TICKS} ticks, history of ${HISTORY_POINTS} rounds (medians)`);
 console.log(`  collector tick (for comparison)       ${ms(median(times.tick))} of wall time`);
 console.log(`  Stats records made from the rows      ${ms(median(times.records))}   (every tick now; before, only ticks with a scrape)`);
-console.log(`  history.record, one round             ${ms(median(times.history))}`);
+console.log(`  history.record, one round             ${ms(median(times.history))}; in slices as the server records it, the longest ${ms(median(slices.record))}`);
 console.log(`  history memory                        ${kb(heapWith - heapWithout)} (${((heapWith - heapWithout) / VMS).toFixed(0)} B per VM)`);
 console.log(`  /api/overview?since=ROUND-1 (1 round) ${ms(median(answers.latest))} JSON, ${kb(latest.length)}; gzip ${ms(latestGzip.ms)}, ${kb(latestGzip.bytes)}`);
 console.log(`  /api/overview (all ${HISTORY_POINTS} rounds)       ${ms(median(answers.full))} JSON, ${kb(full.length)}; gzip ${ms(fullGzip.ms)}, ${kb(fullGzip.bytes)}`);
+console.log(`    made in slices as the server does, the longest ${ms(median(slices.answer))}`);
 
 /** Script and layout time in the page of each of ten refreshes that bring one round; run in the page. */
 const REFRESH_IN_PAGE = `(async () => {

@@ -128,7 +128,7 @@ function pathOf(url: string | undefined): string {
 
 /** The overview's rounds after `?since=`, compressed like the metrics: at 1000 VMs it is tens of kilobytes. */
 async function serveOverview(state: ServerState, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const answer = answerOverview(state.history, queryOf(req.url));
+  const answer = await answerOverview(state.history, queryOf(req.url), new Slicer());
   res.setHeader('Cache-Control', 'no-store');
   res.setHeader('X-Content-Type-Options', 'nosniff');
   if (!answer.ok) {
@@ -149,13 +149,20 @@ function servePage(state: ServerState, res: ServerResponse): void {
   send(state, res, 200, 'text/html; charset=utf-8', OVERVIEW_PAGE.html);
 }
 
-/** The overview's round: the source's VMs as they are right after their new samples. */
-function recordRound(state: ServerState): void {
+/**
+ * The overview's round: the source's VMs as they are right after their new samples, in slices as the
+ * rendering is. A round still being recorded when the next samples come makes that one wait for the next.
+ */
+async function recordRound(state: ServerState): Promise<void> {
+  if (state.history.recording) {
+    state.logger.debug('the overview is still recording the last round: this one is left out');
+    return;
+  }
   let done: (() => void) | undefined;
   try {
     const snapshot = state.source.snapshot();
     done = snapshot.done;
-    state.history.record(snapshot.vms);
+    await state.history.record(snapshot.vms, { slicer: new Slicer() });
   } catch (err) {
     state.logger.error({ err }, 'could not record the overview\'s history');
   } finally {
@@ -213,7 +220,7 @@ export async function startMetricsServer(opts: {
     renderMemory: undefined,
     history: new OverviewHistory(),
   };
-  const stopRecording = opts.source.onSamples?.(() => recordRound(state));
+  const stopRecording = opts.source.onSamples?.(() => void recordRound(state));
   const { server, scheme } = createWebServer(opts.web ?? OPEN_WEB, opts.logger, (req, res) => {
     handle(state, req, res).catch((err: unknown) => failed(state, res, err));
   });
