@@ -13,10 +13,12 @@ class TickingSource implements MetricsSource {
   cpuSeconds = 0n;
   #vms: VmSnapshot[] = [];
   snapshots = 0;
+  /** Snapshots handed back: each must be, or the daemon's would hold its tick's rows for ever. */
+  done = 0;
 
   snapshot() {
     this.snapshots += 1;
-    return { vms: this.#vms, self: SELF };
+    return { vms: this.#vms, self: SELF, done: () => void (this.done += 1) };
   }
 
   onSamples(listener: () => void): () => void {
@@ -77,6 +79,7 @@ describe('GET /api/overview', () => {
     const before = source.snapshots;
     for (let i = 0; i < 3; i++) await get('/api/overview');
     expect(source.snapshots).toBe(before);
+    expect(source.done).toBe(source.snapshots);
     const overview = JSON.parse((await get('/api/overview?since=0')).body.toString());
     expect(overview).toMatchObject({ round: 2, from: 1, vms: [{ name: 'tenant.web', history: { cpu: [null, expect.any(Number)] } }] });
     expect(overview.vms[0].cpu).toBeGreaterThan(0);
