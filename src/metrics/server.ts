@@ -145,6 +145,8 @@ async function serveOverview(state: ServerState, req: IncomingMessage, res: Serv
 }
 
 function servePage(state: ServerState, res: ServerResponse): void {
+  // Its own Content-Security-Policy replaces one the web config sets: another would keep its script from
+  // running, and this one is already as strict as a page with a script can be.
   for (const [name, value] of Object.entries(OVERVIEW_PAGE.headers)) res.setHeader(name, value);
   send(state, res, 200, 'text/html; charset=utf-8', OVERVIEW_PAGE.html);
 }

@@ -1,9 +1,15 @@
 // The endpoint's overview routes over real HTTP: the page and its headers, /api/overview fed by the
 // source's rounds (not by requests), its errors, and the listener let go on close.
-import { gunzipSync } from 'node:zlib';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { hashSync } from 'bcryptjs';
+import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMetricsServer, type MetricsServer, type MetricsSource } from '../../src/metrics/server.js';
+import { WebConfigFile } from '../../src/metrics/web-config-file.js';
 import type { VmSnapshot } from '../../src/metrics/exposition.js';
 import { capturingLogger, SELF, stats } from './fixtures.js';
 
@@ -122,4 +128,25 @@ it('logs a round it could not record and goes on; lets go of the source once clo
   expect(other.listeners.size).toBe(1);
   await closing.close();
   expect(other.listeners.size).toBe(0);
+});
+
+it('is behind the basic auth of a web config, as /metrics is', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vmm-stats-overview-auth-'));
+  const configPath = join(dir, 'web.yml');
+  writeFileSync(configPath, stringify({ basic_auth_users: { alice: hashSync('correct horse', 4) } }));
+  const { logger } = capturingLogger();
+  const guarded = await startMetricsServer({
+    host: '127.0.0.1', port: 0, source: new TickingSource(), logger, web: { configFile: WebConfigFile.open(configPath, logger), maxRequests: 40 },
+  });
+  try {
+    const url = (path: string) => `http://127.0.0.1:${guarded.address.port}${path}`;
+    const alice = { authorization: `Basic ${Buffer.from('alice:correct horse').toString('base64')}` };
+    for (const path of ['/', '/api/overview', '/metrics']) {
+      expect((await fetch(url(path))).status).toBe(401);
+      expect((await fetch(url(path), { headers: alice })).status).toBe(200);
+    }
+  } finally {
+    await guarded.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
