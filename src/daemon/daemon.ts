@@ -125,6 +125,8 @@ export class StatsDaemon {
   /** Who wants which VM, for the registry's generation it was made at; undefined once a subscription changed. */
   #audience: { generation: number; audience: Audience } | undefined;
   #latest: TickSnapshot | undefined;
+  /** Told after each tick that the metrics snapshot holds new samples (the metrics endpoint's overview). */
+  readonly #sampleListeners = new Set<() => void>();
 
   private constructor(options: DaemonOptions, managers: Managers | undefined) {
     this.#options = options;
@@ -208,7 +210,13 @@ export class StatsDaemon {
   serveMetrics(): MetricsSource {
     this.#servedWhole = true;
     this.#audience = undefined;
-    return { snapshot: () => this.#metricsSnapshot() };
+    return {
+      snapshot: () => this.#metricsSnapshot(),
+      onSamples: (listener) => {
+        this.#sampleListeners.add(listener);
+        return () => this.#sampleListeners.delete(listener);
+      },
+    };
   }
 
   /**
@@ -478,6 +486,7 @@ export class StatsDaemon {
     await this.#publish(snapshot, audience);
     snapshot.slicer.end();
     this.#tickBlocking.observe(Math.max(snapshot.preparingSeconds, snapshot.slicer.longestMs / 1000));
+    for (const listener of this.#sampleListeners) listener();
   }
 
   /**

@@ -14,6 +14,12 @@ export interface ExporterOptions {
   maxBackoffMs?: number;
 }
 
+/**
+ * A daemon sends a tick's Data frames together, which arrive within milliseconds: listeners are told once
+ * this long after the first frame of a burst, so that a tick's frames make one round of the overview.
+ */
+const BURST_MS = 50;
+
 interface Latest {
   snapshot: VmSnapshot;
   receivedAt: number;
@@ -30,6 +36,8 @@ export class Exporter {
   readonly #options: ExporterOptions;
   readonly #latest = new Map<string, Latest>();
   readonly #subscription: StatsSubscription;
+  readonly #sampleListeners = new Set<() => void>();
+  #burst: NodeJS.Timeout | undefined;
 
   constructor(options: ExporterOptions) {
     this.#options = options;
@@ -46,6 +54,7 @@ export class Exporter {
   }
 
   stop(): Promise<void> {
+    clearTimeout(this.#burst);
     return this.#subscription.stop();
   }
 
@@ -54,6 +63,10 @@ export class Exporter {
       this.#dropStale(Date.now());
       const vms = [...this.#latest.values()].map((latest) => latest.snapshot);
       return { vms, self: { vms: vms.length, upstreamUp: this.#subscription.connected } };
+    },
+    onSamples: (listener) => {
+      this.#sampleListeners.add(listener);
+      return () => this.#sampleListeners.delete(listener);
     },
   };
 
@@ -67,6 +80,10 @@ export class Exporter {
       receivedAt: now,
       gapMs: previous === undefined ? undefined : now - previous.receivedAt,
     });
+    this.#burst ??= setTimeout(() => {
+      this.#burst = undefined;
+      for (const listener of this.#sampleListeners) listener();
+    }, BURST_MS);
   }
 
   #dropStale(now: number): void {

@@ -1,4 +1,5 @@
-// The HTTP endpoint Prometheus scrapes: GET /metrics renders the source's latest snapshot.
+// The HTTP endpoint Prometheus scrapes: GET /metrics renders the source's latest snapshot. GET / is a page
+// for people, which follows the VMs through GET /api/overview.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
@@ -9,6 +10,8 @@ import { Slicer } from '../loop/slicer.js';
 import {
   negotiateFormat, parseAcceptList, renderMetricsBytesInSlices, type ExpositionFormat, type SelfMetrics, type VmSnapshot,
 } from './exposition.js';
+import { answerOverview, OverviewHistory } from './history.js';
+import { OVERVIEW_PAGE } from './page.js';
 
 export interface MetricsSource {
   /**
@@ -16,6 +19,12 @@ export interface MetricsSource {
    * between them: they stay readable until `done` is called, once the rendering has finished with them.
    */
   snapshot(): { vms: Iterable<VmSnapshot>; self: SelfMetrics; done?: () => void };
+  /**
+   * Calls `listener` each time the snapshot holds new samples (after a collector tick; after a burst of Data
+   * frames), until the function returned is called: the overview's history records a round then, once per
+   * interval, not per request. A source without it has an overview with no history.
+   */
+  onSamples?(listener: () => void): () => void;
 }
 
 /**
@@ -54,16 +63,6 @@ export interface MetricsServer {
 const gzipAsync = promisify(gzip);
 const GZIP_OPTIONS = { level: 1 };
 
-const INDEX_PAGE = `<!DOCTYPE html>
-<html lang="en">
-<head><meta charset="utf-8"><title>vmm-stats</title></head>
-<body>
-<h1>vmm-stats</h1>
-<p>Statistics of the VMs on this host, for Prometheus: <a href="/metrics">/metrics</a></p>
-</body>
-</html>
-`;
-
 function acceptsGzip(acceptEncoding: string | undefined): boolean {
   return parseAcceptList(acceptEncoding).some((e) => e.value === 'gzip' && e.q > 0);
 }
@@ -80,6 +79,7 @@ interface ServerState {
    * runs, and the process would grow by them.
    */
   renderMemory: Buffer | undefined;
+  history: OverviewHistory;
 }
 
 async function serveMetrics(state: ServerState, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -126,15 +126,70 @@ function pathOf(url: string | undefined): string {
   return query < 0 ? path : path.slice(0, query);
 }
 
+/** The overview's rounds after `?since=`, compressed like the metrics: at 1000 VMs it is tens of kilobytes. */
+async function serveOverview(state: ServerState, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const answer = await answerOverview(state.history, queryOf(req.url), new Slicer());
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  if (!answer.ok) {
+    send(state, res, 400, 'text/plain; charset=utf-8', `${answer.error}\n`);
+    return;
+  }
+  let body: Buffer | string = answer.json;
+  if (acceptsGzip(req.headers['accept-encoding'])) {
+    body = await gzipAsync(body, GZIP_OPTIONS);
+    res.setHeader('Content-Encoding', 'gzip');
+  }
+  res.setHeader('Vary', 'Accept-Encoding');
+  send(state, res, 200, 'application/json; charset=utf-8', body);
+}
+
+function servePage(state: ServerState, res: ServerResponse): void {
+  // Its own Content-Security-Policy replaces one the web config sets: another would keep its script from
+  // running, and this one is already as strict as a page with a script can be.
+  for (const [name, value] of Object.entries(OVERVIEW_PAGE.headers)) res.setHeader(name, value);
+  send(state, res, 200, 'text/html; charset=utf-8', OVERVIEW_PAGE.html);
+}
+
+/**
+ * The overview's round: the source's VMs as they are right after their new samples, in slices as the
+ * rendering is. A round still being recorded when the next samples come makes that one wait for the next.
+ */
+async function recordRound(state: ServerState): Promise<void> {
+  if (state.history.recording) {
+    state.logger.debug('the overview is still recording the last round: this one is left out');
+    return;
+  }
+  let done: (() => void) | undefined;
+  try {
+    const snapshot = state.source.snapshot();
+    done = snapshot.done;
+    await state.history.record(snapshot.vms, { slicer: new Slicer() });
+  } catch (err) {
+    state.logger.error({ err }, 'could not record the overview\'s history');
+  } finally {
+    done?.();
+  }
+}
+
+const PATHS = new Set(['/', '/metrics', '/api/overview']);
+
+function queryOf(url: string | undefined): URLSearchParams {
+  const query = url?.indexOf('?') ?? -1;
+  return new URLSearchParams(query < 0 ? '' : url!.slice(query + 1));
+}
+
 async function handle(state: ServerState, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const path = pathOf(req.url);
-  if (path !== '/metrics' && path !== '/') {
-    send(state, res, 404, 'text/plain; charset=utf-8', 'Not found: try /metrics\n');
+  if (!PATHS.has(path)) {
+    send(state, res, 404, 'text/plain; charset=utf-8', 'Not found: try /metrics, or / in a browser\n');
   } else if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('Allow', 'GET, HEAD');
     send(state, res, 405, 'text/plain; charset=utf-8', 'Method not allowed: use GET\n');
   } else if (path === '/') {
-    send(state, res, 200, 'text/html; charset=utf-8', INDEX_PAGE);
+    servePage(state, res);
+  } else if (path === '/api/overview') {
+    await serveOverview(state, req, res);
   } else {
     await serveMetrics(state, req, res);
   }
@@ -150,7 +205,7 @@ function failed(state: ServerState, res: ServerResponse, err: unknown): void {
   send(state, res, 500, 'text/plain; charset=utf-8', 'Internal error while rendering metrics\n');
 }
 
-/** Serves /metrics (and / linking to it) on host:port; port 0 picks a free port. */
+/** Serves /metrics, and the overview page at / with its /api/overview, on host:port; port 0 picks a free port. */
 export async function startMetricsServer(opts: {
   host: string;
   port: number;
@@ -165,7 +220,9 @@ export async function startMetricsServer(opts: {
     lastScrapeSeconds: undefined,
     closing: false,
     renderMemory: undefined,
+    history: new OverviewHistory(),
   };
+  const stopRecording = opts.source.onSamples?.(() => void recordRound(state));
   const { server, scheme } = createWebServer(opts.web ?? OPEN_WEB, opts.logger, (req, res) => {
     handle(state, req, res).catch((err: unknown) => failed(state, res, err));
   });
@@ -185,6 +242,7 @@ export async function startMetricsServer(opts: {
     address: { host, port },
     close: () => new Promise<void>((resolve, reject) => {
       state.closing = true;
+      stopRecording?.();
       server.close((err) => (err ? reject(err) : resolve()));
       server.closeIdleConnections();
     }),

@@ -95,3 +95,22 @@ it("drops a VM's series once it has sent nothing for a few intervals", async () 
   expect(text).not.toContain('{vm="tenant.web"}');
   expect(text).toContain('vmm_stats_vms 0');
 });
+
+it("makes one round of its overview per tick of the daemon's, from the burst of Data frames the tick sends", async () => {
+  const overview = async () => (await fetch(`http://127.0.0.1:${server.address.port}/api/overview`)).json() as Promise<{
+    round: number; vms: { name: string; cpu: number | null }[];
+  }>;
+  const names = ['burst.a', 'burst.b', 'burst.c'];
+  for (const name of names) await register(name, (await children.busy()).pid!);
+  const first = await eventually(async () => {
+    const answer = await overview();
+    return names.every((name) => (answer.vms.find((vm) => vm.name === name)?.cpu ?? 0) > 0) ? answer : undefined;
+  }, 15_000, 'the VMs to show CPU in the overview');
+  const started = Date.now();
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const rounds = (await overview()).round - first.round;
+  const ticks = (Date.now() - started) / 200; // the daemon's --interval 0.2
+  // A round per frame would be three per tick; a tick's frames arrive within milliseconds of each other.
+  expect(rounds).toBeGreaterThan(ticks * 0.6);
+  expect(rounds).toBeLessThan(ticks * 1.4);
+});

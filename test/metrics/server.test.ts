@@ -153,7 +153,7 @@ describe('startMetricsServer', () => {
     const reply = await fetchRaw(server, '/');
     expect(reply.status).toBe(200);
     expect(reply.headers['content-type']).toBe('text/html; charset=utf-8');
-    expect(reply.body.toString()).toContain('<a href="/metrics">');
+    expect(reply.body.toString()).toContain('<a href="metrics">'); // relative, so that it works behind a proxy's prefix too
   });
 
   it.each(['/metric', '/metrics/', '/favicon.ico', '/../metrics', '/%zz', '*'])('answers 404 for %j', async (path) => {
