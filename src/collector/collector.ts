@@ -13,13 +13,16 @@ import {
   SampleRows,
   sampleProcessRowsInBackground,
   INTERFACE_ROW_FIELDS,
+  interfaceRowField,
+  processRowField,
+  rowNumber,
   SamplerError,
   START_TIME_FIELD,
   VmmReader,
   type VmmReading,
 } from '../sampler/sampler.js';
 import { VmmDeviceNames } from '../sampler/vmm-device-name.js';
-import type { RegisteredVm } from '../vm/vm.js';
+import type { RegisteredVm, SampleTotals } from '../vm/vm.js';
 import { encodeStatsDataRows, type Encoder, type StatsRows } from '../wire/index.js';
 import type { Stats, VmmCounter, VmmCounters } from '../wire/messages.js';
 
@@ -81,11 +84,39 @@ export class VmSample implements StatsRows {
     return this.#stats;
   }
 
+  /** What the overview charts, read off the rows: no record and no bigint is made. */
+  totals(): SampleTotals {
+    const rows = this.#current();
+    const process = rows.processes.words;
+    const at = this.processField;
+    const seconds = (sec: number, usec: number) => rowNumber(process, at + sec) + rowNumber(process, at + usec) / 1e6;
+    const totals = {
+      cpuSeconds: seconds(UTIME_SEC, UTIME_USEC) + seconds(STIME_SEC, STIME_USEC),
+      maxrssKiB: rowNumber(process, at + MAXRSS),
+      taps: this.tapNames,
+      fromVmBytes: 0,
+      toVmBytes: 0,
+      fromVmPackets: 0,
+      toVmPackets: 0,
+    };
+    const taps = rows.taps.words;
+    for (const tap of this.tapFields) {
+      totals.fromVmBytes += rowNumber(taps, tap + INPUT_BYTES);
+      totals.toVmBytes += rowNumber(taps, tap + OUTPUT_BYTES);
+      totals.fromVmPackets += rowNumber(taps, tap + INPUT_PACKETS);
+      totals.toVmPackets += rowNumber(taps, tap + OUTPUT_PACKETS);
+    }
+    return totals;
+  }
+
   /** The VM's Stats Data frame (id 0, as unsolicited data has), by `encoder` (into its memory) when given. */
   dataFrame(encoder?: Encoder): Buffer {
     return encoder === undefined ? encodeStatsDataRows(this.vm.labels, this, 0n) : encoder.encodeStatsDataRows(this.vm.labels, this, 0n);
   }
 }
+
+const [UTIME_SEC, UTIME_USEC, STIME_SEC, STIME_USEC, MAXRSS] = ['utime_sec', 'utime_usec', 'stime_sec', 'stime_usec', 'maxrss'].map(processRowField) as [number, number, number, number, number];
+const [INPUT_BYTES, OUTPUT_BYTES, INPUT_PACKETS, OUTPUT_PACKETS] = ['input_bytes', 'output_bytes', 'input_packets', 'output_packets'].map(interfaceRowField) as [number, number, number, number];
 
 /** A VM's taps that were read, and where each one's row starts. */
 interface TapRows {

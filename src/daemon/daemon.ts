@@ -229,7 +229,9 @@ export class StatsDaemon {
     const registry = this.registry;
     const vms = (function* () {
       for (const sample of snapshot?.samples ?? []) {
-        if (registry.get(sample.vm.name) === sample.vm) yield { name: sample.vm.name, stats: sample.stats };
+        if (registry.get(sample.vm.name) !== sample.vm) continue;
+        // The records are made only when read (a scrape); the overview reads the totals off the rows.
+        yield { name: sample.vm.name, get stats() { return sample.stats; }, totals: () => sample.totals() };
       }
     })();
     const { lastTickSeconds, ticks, tickSecondsTotal } = this.#collector.stats;

@@ -3,6 +3,7 @@
 // carrying the full dotted VM name, an `interface` label on tap series.
 import { SHORT_STRING, storeIfAscii } from '../wire/ascii.js';
 import type { Slicer } from '../loop/slicer.js';
+import type { SampleTotals } from '../vm/vm.js';
 import type { HistogramValues } from './histogram.js';
 import type { IfData, Rusage, Stats, Timeval } from '../wire/messages.js';
 
@@ -10,7 +11,14 @@ export interface VmSnapshot {
   /** The full VM name, dotted; any UTF-8. */
   name: string;
   stats: Stats;
+  /**
+   * The few numbers the overview charts, when the source can give them without making `stats` (the daemon
+   * reads them off its rows: at 10,000 VMs, records every tick would cost more than the history itself).
+   */
+  totals?: () => SampleTotals;
 }
+
+
 
 /** The endpoint's own numbers: the daemon's collector when embedded, the upstream link when standalone. */
 export interface SelfMetrics {

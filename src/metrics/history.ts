@@ -2,6 +2,7 @@
 // round (a collector tick, or a burst of Data frames for the exporter), in rings of a fixed length.
 import type { Slicer } from '../loop/slicer.js';
 import type { Stats, Timeval } from '../wire/messages.js';
+import type { SampleTotals } from '../vm/vm.js';
 import type { VmSnapshot } from './exposition.js';
 
 /**
@@ -78,8 +79,11 @@ interface VmHistory {
   readonly since: number;
   /** HISTORY_SERIES.length rings of RING_SLOTS, one after the other; NaN where there is no point. */
   readonly points: Float32Array;
-  /** The Stats last recorded: the same object again is no new sample (the exporter between two frames). */
-  stats: Stats | undefined;
+  /**
+   * The Stats last recorded: the same object again is no new sample (the exporter between two frames). Held
+   * weakly: keeping 10,000 VMs' records alive from tick to tick would cost more than the history itself.
+   */
+  lastStats: WeakRef<Stats> | undefined;
   counters: Counters;
   /** The taps the counters summed: when they change, a difference of the sums is no traffic. */
   taps: readonly string[];
@@ -95,24 +99,36 @@ function secondsOf(t: Timeval): number {
   return Number(t.sec) + t.usec / 1e6;
 }
 
-function countersOf(stats: Stats, into: Counters): void {
-  into.cpuSeconds = secondsOf(stats.rusage.utime) + secondsOf(stats.rusage.stime);
-  into.fromVmBytes = 0;
-  into.toVmBytes = 0;
-  into.fromVmPackets = 0;
-  into.toVmPackets = 0;
+/** A sample's totals from its records, for a source that keeps records (the standalone exporter). */
+function totalsOf(stats: Stats): SampleTotals {
+  const totals = {
+    cpuSeconds: secondsOf(stats.rusage.utime) + secondsOf(stats.rusage.stime),
+    maxrssKiB: Number(stats.rusage.maxrss),
+    taps: stats.ifdata.map((tap) => tap.name),
+    fromVmBytes: 0,
+    toVmBytes: 0,
+    fromVmPackets: 0,
+    toVmPackets: 0,
+  };
   for (const tap of stats.ifdata) {
-    into.fromVmBytes += Number(tap.input_bytes);
-    into.toVmBytes += Number(tap.output_bytes);
-    into.fromVmPackets += Number(tap.input_packets);
-    into.toVmPackets += Number(tap.output_packets);
+    totals.fromVmBytes += Number(tap.input_bytes);
+    totals.toVmBytes += Number(tap.output_bytes);
+    totals.fromVmPackets += Number(tap.input_packets);
+    totals.toVmPackets += Number(tap.output_packets);
   }
+  return totals;
 }
 
-function sameTaps(taps: readonly string[], stats: Stats): boolean {
-  if (taps.length !== stats.ifdata.length) return false;
-  for (let i = 0; i < taps.length; i++) if (stats.ifdata[i]!.name !== taps[i]) return false;
-  return true;
+function countersOf(totals: SampleTotals, into: Counters): void {
+  into.cpuSeconds = totals.cpuSeconds;
+  into.fromVmBytes = totals.fromVmBytes;
+  into.toVmBytes = totals.toVmBytes;
+  into.fromVmPackets = totals.fromVmPackets;
+  into.toVmPackets = totals.toVmPackets;
+}
+
+function sameTaps(before: readonly string[], now: readonly string[]): boolean {
+  return before.length === now.length && before.every((tap, i) => tap === now[i]);
 }
 
 /** Per second; NaN for a counter that went back (a tap recreated) or when no time passed. */
@@ -166,15 +182,15 @@ export class OverviewHistory {
       const round = this.#round + 1;
       this.#times[round % RING_SLOTS] = at.wallMs;
       let count = 0;
-      for (const { name, stats } of vms) {
-        let vm = this.#vms.get(name);
+      for (const snapshot of vms) {
+        let vm = this.#vms.get(snapshot.name);
         if (vm?.seenInRound === round) continue;
         if (vm === undefined) {
           vm = this.#start(round);
-          this.#vms.set(name, vm);
+          this.#vms.set(snapshot.name, vm);
         }
         vm.seenInRound = round;
-        this.#point(vm, round, stats, at.monotonicMs);
+        this.#sample(vm, round, snapshot, at.monotonicMs);
         if (slicer !== undefined && ++count % SLICE_CHECK_EVERY === 0 && slicer.due()) await slicer.next();
       }
       for (const [name, vm] of this.#vms) if (vm.seenInRound !== round) this.#vms.delete(name);
@@ -189,7 +205,7 @@ export class OverviewHistory {
     return {
       since: round,
       points: new Float32Array(HISTORY_SERIES.length * RING_SLOTS).fill(NaN),
-      stats: undefined,
+      lastStats: undefined,
       counters: { cpuSeconds: 0, fromVmBytes: 0, toVmBytes: 0, fromVmPackets: 0, toVmPackets: 0 },
       taps: [],
       sampledAtMs: 0,
@@ -200,30 +216,41 @@ export class OverviewHistory {
     };
   }
 
-  #point(vm: VmHistory, round: number, stats: Stats, monotonicMs: number): void {
-    const slot = round % RING_SLOTS;
-    const { points } = vm;
-    if (stats === vm.stats) {
-      for (let series = 0; series < HISTORY_SERIES.length; series++) points[series * RING_SLOTS + slot] = NaN;
+  /** The VM's point of this round; a source's same Stats as the round before is no new sample: no point. */
+  #sample(vm: VmHistory, round: number, snapshot: VmSnapshot, monotonicMs: number): void {
+    if (snapshot.totals !== undefined) {
+      this.#point(vm, round, snapshot.totals(), monotonicMs);
       return;
     }
+    const { stats } = snapshot;
+    if (vm.lastStats?.deref() === stats) {
+      const slot = round % RING_SLOTS;
+      for (let series = 0; series < HISTORY_SERIES.length; series++) vm.points[series * RING_SLOTS + slot] = NaN;
+      return;
+    }
+    vm.lastStats = new WeakRef(stats);
+    this.#point(vm, round, totalsOf(stats), monotonicMs);
+  }
+
+  #point(vm: VmHistory, round: number, totals: SampleTotals, monotonicMs: number): void {
+    const slot = round % RING_SLOTS;
+    const { points } = vm;
     const current = this.#current;
-    countersOf(stats, current);
+    countersOf(totals, current);
     const before = vm.counters;
-    const elapsed = vm.stats === undefined ? 0 : (monotonicMs - vm.sampledAtMs) / 1000;
-    const tapsKept = sameTaps(vm.taps, stats);
+    const elapsed = vm.sampledInRound === 0 ? 0 : (monotonicMs - vm.sampledAtMs) / 1000;
+    const tapsKept = sameTaps(vm.taps, totals.taps);
     // No taps is no traffic known, rather than none; other taps than before, no difference of their sums.
-    const trafficSeconds = tapsKept && stats.ifdata.length > 0 ? elapsed : 0;
+    const trafficSeconds = tapsKept && totals.taps.length > 0 ? elapsed : 0;
     points[SERIES_INDEX.cpu * RING_SLOTS + slot] = rate(current.cpuSeconds, before.cpuSeconds, elapsed);
-    points[SERIES_INDEX.memory * RING_SLOTS + slot] = Number(stats.rusage.maxrss) * 1024;
+    points[SERIES_INDEX.memory * RING_SLOTS + slot] = totals.maxrssKiB * 1024;
     points[SERIES_INDEX.fromVm * RING_SLOTS + slot] = rate(current.fromVmBytes, before.fromVmBytes, trafficSeconds);
     points[SERIES_INDEX.toVm * RING_SLOTS + slot] = rate(current.toVmBytes, before.toVmBytes, trafficSeconds);
     vm.fromVmPackets = rate(current.fromVmPackets, before.fromVmPackets, trafficSeconds);
     vm.toVmPackets = rate(current.toVmPackets, before.toVmPackets, trafficSeconds);
     vm.counters = current;
     this.#current = before;
-    if (!tapsKept) vm.taps = stats.ifdata.map((tap) => tap.name);
-    vm.stats = stats;
+    if (!tapsKept) vm.taps = totals.taps;
     vm.sampledAtMs = monotonicMs;
     vm.sampledInRound = round;
   }

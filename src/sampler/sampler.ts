@@ -7,7 +7,7 @@
 //   VMM_STATS_PROCESS_SOURCE=taskstats     insist on taskstats: every pid fails when it cannot be had
 //   VMM_STATS_LINK_STRATEGY=dump|request   read interfaces by one link dump, or by one request per name
 import { createRequire } from 'node:module';
-import { constants } from 'node:os';
+import { constants, endianness } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { getSystemErrorMap } from 'node:util';
 import { compileRowReader } from '../wire/layout-code.js';
@@ -427,6 +427,24 @@ const PROCESS_ROW_NAMES = [...RUSAGE_ROW.map((field) => field.rowName), 'start_t
 const INTERFACE_ROW_NAMES = scalarsOf(IFDATA_LAYOUT).map((field) => field.rowName);
 /** The u64 fields of an interface row (the addon's, checked against the layout when it loads). */
 export const INTERFACE_ROW_FIELDS = INTERFACE_ROW_NAMES.length;
+
+function fieldIndex(names: readonly string[], name: string): number {
+  const index = names.indexOf(name);
+  if (index < 0) throw new Error(`no field ${name} in a row of [${names.join(', ')}]`);
+  return index;
+}
+
+/** Where a field of a process row is (utime_sec, maxrss, …, start_time), from the row's start. */
+export const processRowField = (name: string): number => fieldIndex(PROCESS_ROW_NAMES, name);
+/** Where a field of an interface row is (input_bytes, …), from the row's start. */
+export const interfaceRowField = (name: string): number => fieldIndex(INTERFACE_ROW_NAMES, name);
+
+const HIGH_WORD = endianness() === 'LE' ? 1 : 0;
+
+/** The u64 field `field` of rows' `words` as a number: exact below 2^53, close above; no bigint made. */
+export function rowNumber(words: Uint32Array, field: number): number {
+  return words[2 * field + HIGH_WORD]! * 2 ** 32 + words[2 * field + 1 - HIGH_WORD]!;
+}
 
 const rusageInRow = compileRowReader<Rusage>('rusageInRow', RUSAGE_LAYOUT);
 const ifDataInRow = compileRowReader<IfData, [name: string]>('ifDataInRow', IFDATA_LAYOUT, ['name']);

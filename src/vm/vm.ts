@@ -74,3 +74,17 @@ export const MIN_STALE_MS = 1000;
 export function staleAfterMs(intervalMs: number): number {
   return Math.max(STALE_INTERVALS * intervalMs, MIN_STALE_MS);
 }
+
+/**
+ * What the overview page charts of one sample of a VM: its process's CPU and peak memory, and its taps'
+ * traffic summed (the taps summed named, in order, so that a change of taps is no traffic).
+ */
+export interface SampleTotals {
+  cpuSeconds: number;
+  maxrssKiB: number;
+  taps: readonly string[];
+  fromVmBytes: number;
+  toVmBytes: number;
+  fromVmPackets: number;
+  toVmPackets: number;
+}

@@ -63,6 +63,24 @@ describe('Collector', () => {
     }
   });
 
+  it('reads the overview\'s totals off the rows as the records have them', async () => {
+    const collector = newCollector();
+    const [sample] = (await collector.tick(everyOne([vmOf('t.self', process.pid, ['lo', 'lo'])]))).samples;
+    const { rusage, ifdata } = sample!.stats;
+    const seconds = (t: { sec: bigint; usec: number }) => Number(t.sec) + t.usec / 1e6;
+    const sum = (field: 'input_bytes' | 'output_bytes' | 'input_packets' | 'output_packets') => ifdata.reduce((total, tap) => total + Number(tap[field]), 0);
+    expect(sample!.totals()).toEqual({
+      cpuSeconds: seconds(rusage.utime) + seconds(rusage.stime),
+      maxrssKiB: Number(rusage.maxrss),
+      taps: ['lo', 'lo'],
+      fromVmBytes: sum('input_bytes'),
+      toVmBytes: sum('output_bytes'),
+      fromVmPackets: sum('input_packets'),
+      toVmPackets: sum('output_packets'),
+    });
+    expect(sample!.totals().cpuSeconds).toBeGreaterThan(0);
+  });
+
   it('gives each tick a snapshot of its own: a sample reads the same after later ticks', async () => {
     const collector = newCollector();
     const targets = everyOne([vmOf('t.self', process.pid, ['lo'])]);
