@@ -4,42 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { csvCell, csvHeader, csvLines, CsvLog } from '../../src/top/csv.js';
 import type { VmRow } from '../../src/top/model.js';
+import { readCsv } from './read-csv.js';
 
 function row(name: string, values: Partial<Omit<VmRow, 'name'>> = {}): VmRow {
   return { name, cpuPercent: undefined, maxrssMiB: 0, traffic: undefined, taps: 0, exitsPerSecond: undefined, ...values };
 }
 
 const AT = new Date(Date.UTC(2026, 11, 2, 8, 0, 0, 250));
-
-/** The cells of CSV text as RFC 4180 reads them, to check the writer against a reader. */
-function readCsv(text: string): string[][] {
-  const records: string[][] = [];
-  let record: string[] = [];
-  let cell = '';
-  let quoted = false;
-  const endCell = () => {
-    record.push(cell);
-    cell = '';
-  };
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quoted && c === '"' && text[i + 1] === '"') {
-      cell += '"';
-      i++;
-    } else if (c === '"') {
-      quoted = !quoted;
-    } else if (quoted || (c !== ',' && c !== '\n')) {
-      cell += c;
-    } else {
-      endCell();
-      if (c === '\n') {
-        records.push(record);
-        record = [];
-      }
-    }
-  }
-  return records;
-}
 
 describe('CSV lines', () => {
   it('quotes a cell only when it must, doubling its quotes', () => {

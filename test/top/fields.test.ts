@@ -1,19 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_ORDER, describeOrder, FIELD_IDS, FIELDS, parseFields, sortRows, type SortOrder } from '../../src/top/fields.js';
 import type { VmRow } from '../../src/top/model.js';
+import { row, traffic } from './rows.js';
 
-function row(name: string, values: Partial<Omit<VmRow, 'name'>> = {}): VmRow {
-  return { name, cpuPercent: 0, maxrssMiB: 0, traffic: undefined, taps: 0, exitsPerSecond: undefined, ...values };
-}
-
-function traffic(bytesIn: number, bytesOut: number) {
-  return { packetsIn: bytesIn / 100, packetsOut: bytesOut / 10, bytesIn, bytesOut };
-}
+const trafficOut10 = (bytesIn: number, bytesOut: number) => traffic(bytesIn, bytesOut, 10);
 
 const ROWS: VmRow[] = [
-  row('tenant.web', { cpuPercent: 12.5, maxrssMiB: 512, traffic: traffic(2e6, 1e3), taps: 1, exitsPerSecond: 5 }),
-  row('tenant.db', { cpuPercent: 187.25, maxrssMiB: 4096, traffic: traffic(10, 5e6), taps: 2, exitsPerSecond: 9e3 }),
-  row('batch', { cpuPercent: 55, maxrssMiB: 128, traffic: traffic(3e4, 3e4), taps: 3 }),
+  row('tenant.web', { cpuPercent: 12.5, maxrssMiB: 512, traffic: trafficOut10(2e6, 1e3), taps: 1, exitsPerSecond: 5 }),
+  row('tenant.db', { cpuPercent: 187.25, maxrssMiB: 4096, traffic: trafficOut10(10, 5e6), taps: 2, exitsPerSecond: 9e3 }),
+  row('batch', { cpuPercent: 55, maxrssMiB: 128, traffic: trafficOut10(3e4, 3e4), taps: 3 }),
   row('fresh', { cpuPercent: undefined, maxrssMiB: 64 }),
 ];
 

@@ -3,14 +3,7 @@ import type { VmRow } from '../../src/top/model.js';
 import { DEFAULT_ORDER, FIELD_IDS, type FieldId, type SortOrder } from '../../src/top/fields.js';
 import { initialState, type TopState } from '../../src/top/interaction.js';
 import { renderPlainBlock, renderScreen, type View } from '../../src/top/screen.js';
-
-function row(name: string, values: Partial<Omit<VmRow, 'name'>> = {}): VmRow {
-  return { name, cpuPercent: 0, maxrssMiB: 0, traffic: undefined, taps: 0, exitsPerSecond: undefined, ...values };
-}
-
-function traffic(bytesIn: number, bytesOut: number) {
-  return { packetsIn: bytesIn / 100, packetsOut: bytesOut / 100, bytesIn, bytesOut };
-}
+import { row, traffic } from './rows.js';
 
 const ROWS: VmRow[] = [
   row('tenant.web', { cpuPercent: 12.5, maxrssMiB: 512, traffic: traffic(2e6, 1e3), taps: 1, exitsPerSecond: 20 }),

@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { TapVmm, tapUnavailableReason, uniqueInterfaceName } from '../helpers/net.js';
 import { ChildProcesses, eventually } from '../helpers/processes.js';
+import { readCsv } from './read-csv.js';
 
 const cli = new URL('../../bin/vmm-stats', import.meta.url).pathname;
 const run = promisify(execFile);
@@ -402,33 +403,6 @@ async function topUntilExit(args: string[]): Promise<{ code: number | null; stdo
 
 function blocksIn(output: string): number {
   return output.split('\n').filter((line) => line.startsWith('vmm-stats top ')).length;
-}
-
-/** CSV records as RFC 4180 reads them (quoted cells may hold commas, quotes and line breaks). */
-function readCsv(text: string): string[][] {
-  const records: string[][] = [];
-  let record: string[] = [];
-  let cell = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quoted && c === '"' && text[i + 1] === '"') {
-      cell += '"';
-      i++;
-    } else if (c === '"') {
-      quoted = !quoted;
-    } else if (quoted || (c !== ',' && c !== '\n')) {
-      cell += c;
-    } else {
-      record.push(cell);
-      cell = '';
-      if (c === '\n') {
-        records.push(record);
-        record = [];
-      }
-    }
-  }
-  return records;
 }
 
 /** Reads back a rate as top writes it: 0, 7.5, 512, 1.2k, 34k, 5.6M. */
