@@ -2,7 +2,7 @@
 // openssl), client certificates under each policy, basic auth, extra headers, certificates replaced on
 // disk, the bound on requests at once, and clients too slow to send a request.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -256,7 +256,22 @@ describe.skipIf(skipReason !== undefined)('the bound on requests at once', () =>
 
   it('answers 503 past --web-max-requests while scrapes are being sent, and serves again once they are done', async () => {
     const url = `http://127.0.0.1:${server.address.port}/metrics`;
-    for (let i = 0; i < 2; i++) slow.push(spawn(curlBinary!, ['-sS', '-o', '/dev/null', '--limit-rate', '10k', url], { stdio: 'ignore' }));
+    const bodies = mkdtempSync(join(tmpdir(), 'vmm-stats-web-slow-'));
+    try {
+      for (let i = 0; i < 2; i++) {
+        slow.push(spawn(curlBinary!, ['-sS', '-o', join(bodies, `body${i}`), '--limit-rate', '10k', url], { stdio: 'ignore' }));
+      }
+      // Both slow scrapes hold their slot (their bodies are arriving) before anything else asks: a probe
+      // that came first would take one of the two slots and get one of them refused.
+      await waitFor('both slow scrapes under way', async () =>
+        [0, 1].every((i) => existsSync(join(bodies, `body${i}`)) && statSync(join(bodies, `body${i}`)).size > 0) ? true : undefined);
+      await expectRefusedThenServed(url);
+    } finally {
+      rmSync(bodies, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  async function expectRefusedThenServed(url: string): Promise<void> {
     const refused = await waitFor('a request past the bound', async () => {
       const reply = await curl(['--head', url]);
       return reply.status === 503 ? reply : undefined;
@@ -270,7 +285,7 @@ describe.skipIf(skipReason !== undefined)('the bound on requests at once', () =>
       return reply.status === 200 ? reply : undefined;
     });
     expect(served.status).toBe(200);
-  }, 60_000);
+  }
 });
 
 /**
