@@ -6,16 +6,16 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log/logger.js';
 import { Slicer } from '../loop/slicer.js';
 import {
-  ifDataAt,
+  ifDataViewAt,
   InterfaceSampler,
   processError,
-  processSampleAt,
   SampleRows,
   sampleProcessRowsInBackground,
   INTERFACE_ROW_FIELDS,
   interfaceRowField,
   processRowField,
   rowNumber,
+  rusageViewAt,
   SamplerError,
   START_TIME_FIELD,
   VmmReader,
@@ -36,7 +36,7 @@ interface TickRows {
 
 /**
  * A VM's numbers from one tick, left in the tick's rows: a Data frame is encoded straight from them, and
- * records (bigints, objects) are made only when asked for.
+ * `stats` reads them from there.
  */
 export class VmSample implements StatsRows {
   readonly vm: RegisteredVm;
@@ -46,7 +46,6 @@ export class VmSample implements StatsRows {
   readonly tapFields: readonly number[];
   readonly #rows: TickRows;
   readonly #use: number;
-  #stats: Stats | undefined;
 
   constructor(vm: RegisteredVm, rows: TickRows, processField: number, vmm: VmmCounters, taps: TapRows) {
     this.vm = vm;
@@ -71,17 +70,18 @@ export class VmSample implements StatsRows {
     return this.#rows;
   }
 
-  /** The numbers as the wire's record; made on first use. */
+  /**
+   * The numbers as the wire's record has them, each read off the rows when asked for: nothing is copied, so
+   * that a reader holding every VM's numbers a while (a scrape rendered in slices) holds no bigints. Not to be
+   * read once the snapshot is released: they would show a later tick's rows.
+   */
   get stats(): Stats {
-    if (this.#stats === undefined) {
-      const rows = this.#current();
-      this.#stats = {
-        rusage: processSampleAt(rows.processes, this.processField, this.vm.pid).rusage,
-        vmm: this.vmm,
-        ifdata: this.tapNames.map((name, i) => ifDataAt(rows.taps, this.tapFields[i]!, name)),
-      };
-    }
-    return this.#stats;
+    const rows = this.#current();
+    return {
+      rusage: rusageViewAt(rows.processes, this.processField),
+      vmm: this.vmm,
+      ifdata: this.tapNames.map((name, i) => ifDataViewAt(rows.taps, this.tapFields[i]!, name)),
+    };
   }
 
   /** What the overview charts, read off the rows: no record and no bigint is made. */

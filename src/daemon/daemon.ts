@@ -220,8 +220,8 @@ export class StatsDaemon {
   }
 
   /**
-   * The latest tick's VMs still registered, read as the rendering goes: their records are made one by one,
-   * not ten thousand at once. The snapshot is held (not handed back to the collector) until `done`.
+   * The latest tick's VMs still registered, read off the tick's rows as the rendering goes. The snapshot is
+   * held (not handed back to the collector) until `done`.
    */
   #metricsSnapshot(): ReturnType<MetricsSource['snapshot']> {
     const snapshot = this.#latest;
@@ -230,7 +230,8 @@ export class StatsDaemon {
     const vms = (function* () {
       for (const sample of snapshot?.samples ?? []) {
         if (registry.get(sample.vm.name) !== sample.vm) continue;
-        // The records are made only when read (a scrape); the overview reads the totals off the rows.
+        // A scrape reads views of the rows, which the snapshot's pin keeps until its rendering is done, and the
+        // overview reads the totals off them: no records, which at 10,000 VMs would be some 30 MB a scrape.
         yield { name: sample.vm.name, get stats() { return sample.stats; }, totals: () => sample.totals() };
       }
     })();

@@ -266,7 +266,7 @@ const TAP_FAMILIES: Family<IfData>[] = familiesOf(IFDATA_FAMILIES, 'vmm_stats_ta
 
 const SCRAPE_FAMILY: FamilyMetadata = {
   name: 'vmm_stats_scrape_duration_seconds', type: 'gauge', unit: 'seconds',
-  help: 'Time the previous scrape of this endpoint took: snapshot, render and compression.',
+  help: 'Time the previous scrape of this endpoint took: snapshot, rendering, compression and sending.',
 };
 
 const VMS_FAMILY: FamilyMetadata = {
@@ -304,10 +304,23 @@ class ByteWriter {
   #bytes: Uint8Array;
   #length = 0;
 
-  /** Writes into `memory` when given and large enough (see renderMetricsBytes). */
-  constructor(expectedBytes: number, memory?: Buffer) {
-    this.#buffer = memory !== undefined && memory.length >= expectedBytes ? memory : Buffer.allocUnsafeSlow(expectedBytes);
+  readonly #chunks: ChunkedOutput | undefined;
+
+  /** Writes into one buffer of `expectedBytes`, grown when needed; or in chunks of `chunks`, when given. */
+  constructor(expectedBytes: number, chunks?: ChunkedOutput) {
+    this.#chunks = chunks;
+    this.#buffer = chunks?.memory() ?? Buffer.allocUnsafeSlow(expectedBytes);
     this.#bytes = bytesOf(this.#buffer);
+  }
+
+  /** In chunks, the chunk written so far once it holds chunkBytes, the rest going into new memory. */
+  fullChunk(): Buffer | undefined {
+    if (this.#chunks === undefined || this.#length < this.#chunks.chunkBytes) return undefined;
+    const full = this.bytes();
+    this.#buffer = this.#chunks.memory();
+    this.#bytes = bytesOf(this.#buffer);
+    this.#length = 0;
+    return full;
   }
 
   text(text: string): void {
@@ -368,9 +381,10 @@ interface Rows {
 
 /**
  * A rendering's steps yield every so many rows: where one rendered in slices may let the event loop go on
- * (renderMetricsBytesInSlices), and where one rendered at once does not stop (renderMetricsBytes).
+ * and send what is done (renderMetricsBytesInSlices), and where one rendered at once does not stop
+ * (renderMetricsBytes). A step yields a full chunk when it made one.
  */
-type Steps<T> = Generator<undefined, T, undefined>;
+type Steps<T> = Generator<Buffer | undefined, T, undefined>;
 const VMS_PER_STEP = 64;
 const ROWS_PER_STEP = 256;
 
@@ -423,7 +437,7 @@ function* writeFamily<T>(out: ByteWriter, family: Family<T>, format: ExpositionF
   writeHeader(out, family, format);
   const name = sampleName(family);
   for (let i = 0; i < rows.length; i++) {
-    if (i % ROWS_PER_STEP === ROWS_PER_STEP - 1) yield;
+    if (i % ROWS_PER_STEP === ROWS_PER_STEP - 1) yield out.fullChunk();
     const row = rows[i]!;
     out.text(name);
     out.text(row.labels);
@@ -481,53 +495,58 @@ function writeHistogram(out: ByteWriter, name: string, histogram: HistogramValue
 }
 
 /**
- * The whole exposition as UTF-8 bytes, what the HTTP server sends. Per-VM, hypervisor and tap families
- * come first (each left out when it has no samples), then the endpoint's own metrics. `scrapeSeconds` is
- * the previous scrape's duration, absent before the first. A VM name, tap name or hypervisor counter that
- * repeats is rendered once, from its first occurrence.
- *
- * The result is a view of `memory` when that is large enough, else of memory of its own (an ArrayBuffer
- * that it starts, which the caller may hand back as `memory` once done with the result).
+ * The whole exposition as UTF-8 bytes. Per-VM, hypervisor and tap families come first (each left out when
+ * it has no samples), then the endpoint's own metrics. `scrapeSeconds` is the previous scrape's duration,
+ * absent before the first. A VM name, tap name or hypervisor counter that repeats is rendered once, from
+ * its first occurrence.
  */
-export function renderMetricsBytes(
-  vms: Iterable<VmSnapshot>,
-  self: SelfMetrics,
-  format: ExpositionFormat,
-  scrapeSeconds?: number,
-  memory?: Buffer,
-): Buffer {
-  const steps = renderSteps(vms, self, format, scrapeSeconds, memory);
+export function renderMetricsBytes(vms: Iterable<VmSnapshot>, self: SelfMetrics, format: ExpositionFormat, scrapeSeconds?: number): Buffer {
+  const steps = renderSteps(vms, self, format, scrapeSeconds);
   for (;;) {
     const step = steps.next();
     if (step.done === true) return step.value;
   }
 }
 
+/** Where a rendering in slices sends its bytes as it goes, a chunk at a time (renderMetricsBytesInSlices). */
+export interface ChunkedOutput {
+  /** A chunk is sent once it holds this many bytes. */
+  readonly chunkBytes: number;
+  /** Memory for the next chunk: chunkBytes, and room for a step's rows beyond (it is grown if short). */
+  memory(): Buffer;
+  /** Takes a full chunk (a view of memory() handed out); resolves false when the rest is not wanted. */
+  send(chunk: Buffer): Promise<boolean>;
+}
+
 /**
  * renderMetricsBytes in the slices of `slicer`, letting the event loop go on between them: at 10,000 VMs a
- * rendering takes hundreds of milliseconds. `vms` must stay readable until it resolves.
+ * rendering takes hundreds of milliseconds. With `output`, the bytes go to it in chunks as they are made,
+ * rather than into one buffer of the whole (some 30 MB at 10,000 VMs), and what is returned is the last
+ * chunk (all of it when it is the only one), or undefined when the output wanted no more. `vms` must stay
+ * readable until it resolves.
  */
 export async function renderMetricsBytesInSlices(
   vms: Iterable<VmSnapshot>,
   self: SelfMetrics,
   format: ExpositionFormat,
   scrapeSeconds: number | undefined,
-  memory: Buffer | undefined,
   slicer: Slicer,
-): Promise<Buffer> {
-  const steps = renderSteps(vms, self, format, scrapeSeconds, memory);
+  output?: ChunkedOutput,
+): Promise<Buffer | undefined> {
+  const steps = renderSteps(vms, self, format, scrapeSeconds, output);
   for (;;) {
     const step = steps.next();
     if (step.done === true) return step.value;
+    if (step.value !== undefined && !(await output!.send(step.value))) return undefined;
     if (slicer.due()) await slicer.next();
   }
 }
 
-function* renderSteps(vms: Iterable<VmSnapshot>, self: SelfMetrics, format: ExpositionFormat, scrapeSeconds?: number, memory?: Buffer): Steps<Buffer> {
+function* renderSteps(vms: Iterable<VmSnapshot>, self: SelfMetrics, format: ExpositionFormat, scrapeSeconds?: number, output?: ChunkedOutput): Steps<Buffer> {
   const rows = yield* prepareRows(vms);
   const samples = rows.vms.length * VM_FAMILIES.length + rows.counters.length + rows.taps.length * TAP_FAMILIES.length;
   // A sample line is some 80 bytes; growing copies it all.
-  const out = new ByteWriter(64 * 1024 + samples * 100, memory);
+  const out = new ByteWriter(64 * 1024 + samples * 100, output);
   for (const family of VM_FAMILIES) yield* writeFamily(out, family, format, rows.vms);
   yield* writeFamily(out, HYPERVISOR_FAMILY, format, rows.counters);
   for (const family of TAP_FAMILIES) yield* writeFamily(out, family, format, rows.taps);

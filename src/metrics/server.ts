@@ -2,8 +2,7 @@
 // for people, which follows the VMs through GET /api/overview.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
+import { ChunkPool, ChunkedBody, GZIP_LEVEL, gzipAsync } from './chunked-body.js';
 import { createWebServer, DEFAULT_MAX_REQUESTS, type WebOptions } from './web-server.js';
 import type { Logger } from '../log/logger.js';
 import { Slicer } from '../loop/slicer.js';
@@ -58,11 +57,6 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-// Level 1: the exposition is large and repetitive, and level 1 compresses it in a fraction of the default
-// level's time to a body only a little larger (BENCHMARKS.md, "Design measurements").
-const gzipAsync = promisify(gzip);
-const GZIP_OPTIONS = { level: 1 };
-
 function acceptsGzip(acceptEncoding: string | undefined): boolean {
   return parseAcceptList(acceptEncoding).some((e) => e.value === 'gzip' && e.q > 0);
 }
@@ -73,39 +67,37 @@ interface ServerState {
   logger: Logger;
   lastScrapeSeconds: number | undefined;
   closing: boolean;
-  /**
-   * The last exposition's memory, free again: the next scrape renders into it. Without it, each scrape's
-   * few megabytes at 1000 VMs would wait for the garbage collector, which the daemon's small heap rarely
-   * runs, and the process would grow by them.
-   */
-  renderMemory: Buffer | undefined;
+  /** Memory for the expositions' chunks, shared by the scrapes. */
+  chunks: ChunkPool;
   history: OverviewHistory;
 }
 
 async function serveMetrics(state: ServerState, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = process.hrtime.bigint();
   const { format, contentType } = negotiateFormat(req.headers.accept);
-  const memory = state.renderMemory;
-  state.renderMemory = undefined; // a scrape that overlaps this one renders into memory of its own
-  const rendered = await renderSnapshot(state, format, memory);
-  let body = rendered;
-  const uncompressed = body.length;
-  if (acceptsGzip(req.headers['accept-encoding'])) {
-    body = await gzipAsync(body, GZIP_OPTIONS);
-    res.setHeader('Content-Encoding', 'gzip');
-    // Compressed, the rendering is done with. Sent as it is, the socket may hold it a while yet: left alone.
-    state.renderMemory = Buffer.from(rendered.buffer);
+  res.statusCode = 200;
+  res.setHeader('Content-Type', contentType);
+  res.setHeader('Vary', 'Accept, Accept-Encoding');
+  if (state.closing) res.setHeader('Connection', 'close');
+  const body = new ChunkedBody(res, acceptsGzip(req.headers['accept-encoding']), state.chunks);
+  const last = await renderSnapshot(state, format, body);
+  try {
+    if (last === undefined) throw new Error('the response closed');
+    await body.end(last);
+  } catch (err) {
+    // The scraper went away (a timeout, say) before the whole body was sent: nothing to answer.
+    state.logger.debug({ err, format, bytesSent: body.bytes }, 'metrics scrape abandoned by the scraper');
+    res.destroy();
+    return;
   }
   state.lastScrapeSeconds = Number(process.hrtime.bigint() - started) / 1e9;
-  res.setHeader('Vary', 'Accept, Accept-Encoding');
-  send(state, res, 200, contentType, body);
-  state.logger.debug({ format, bytes: uncompressed, seconds: state.lastScrapeSeconds }, 'served metrics');
+  state.logger.debug({ format, bytes: body.bytes, seconds: state.lastScrapeSeconds }, 'served metrics');
 }
 
-async function renderSnapshot(state: ServerState, format: ExpositionFormat, memory: Buffer | undefined): Promise<Buffer> {
+async function renderSnapshot(state: ServerState, format: ExpositionFormat, body: ChunkedBody): Promise<Buffer | undefined> {
   const { vms, self, done } = state.source.snapshot();
   try {
-    return await renderMetricsBytesInSlices(vms, self, format, state.lastScrapeSeconds, memory, new Slicer());
+    return await renderMetricsBytesInSlices(vms, self, format, state.lastScrapeSeconds, new Slicer(), body);
   } finally {
     done?.();
   }
@@ -137,7 +129,7 @@ async function serveOverview(state: ServerState, req: IncomingMessage, res: Serv
   }
   let body: Buffer | string = answer.json;
   if (acceptsGzip(req.headers['accept-encoding'])) {
-    body = await gzipAsync(body, GZIP_OPTIONS);
+    body = await gzipAsync(body, { level: GZIP_LEVEL });
     res.setHeader('Content-Encoding', 'gzip');
   }
   res.setHeader('Vary', 'Accept-Encoding');
@@ -219,7 +211,7 @@ export async function startMetricsServer(opts: {
     logger: opts.logger,
     lastScrapeSeconds: undefined,
     closing: false,
-    renderMemory: undefined,
+    chunks: new ChunkPool(),
     history: new OverviewHistory(),
   };
   const stopRecording = opts.source.onSamples?.(() => void recordRound(state));

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { constants, endianness } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { getSystemErrorMap } from 'node:util';
-import { compileRowReader } from '../wire/layout-code.js';
+import { compileRowReader, compileRowView } from '../wire/layout-code.js';
 import { IFDATA_LAYOUT, RUSAGE_LAYOUT, scalarsOf } from '../wire/layouts.js';
 import type { IfData, Rusage, VmmCounter } from '../wire/messages.js';
 import { isPid } from '../vm/vm.js';
@@ -457,6 +457,19 @@ export function processSampleAt(rows: SampleRows, at: number, pid: number): Proc
 /** The row of `rows` that starts at field `at`, filled by InterfaceSampler.sampleRows, as a record. */
 export function ifDataAt(rows: SampleRows, at: number, name: string): IfData {
   return ifDataInRow(rows.rows, rows.words, at, name);
+}
+
+const RusageView = compileRowView<Rusage>('RusageView', RUSAGE_LAYOUT);
+const IfDataView = compileRowView<IfData, [name: string]>('IfDataView', IFDATA_LAYOUT, ['name']);
+
+/** processSampleAt's rusage as a view of the row (see compileRowView): valid until `rows` is refilled. */
+export function rusageViewAt(rows: SampleRows, at: number): Rusage {
+  return new RusageView(rows.rows, rows.words, at);
+}
+
+/** ifDataAt as a view of the row (see compileRowView): valid until `rows` is refilled. */
+export function ifDataViewAt(rows: SampleRows, at: number, name: string): IfData {
+  return new IfDataView(rows.rows, rows.words, at, name);
 }
 
 // --- errors ---

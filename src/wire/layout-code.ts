@@ -14,12 +14,21 @@ import { getU64, lowWord, putU64, putU64Word } from './u64-words.js';
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-function compile<F>(name: string, helpers: Record<string, unknown>, parameters: string[], body: string): F {
-  for (const identifier of [name, ...parameters]) {
+function checkIdentifiers(identifiers: readonly string[]): void {
+  for (const identifier of identifiers) {
     if (!IDENTIFIER.test(identifier)) throw new Error(`layout code: ${JSON.stringify(identifier)} is not an identifier`);
   }
-  const make = new Function(...Object.keys(helpers), `return function ${name}(${parameters.join(', ')}) {\n${body}\n};`);
+}
+
+/** The value of `expression` (a function or a class), which sees nothing but `helpers`. */
+function evaluate<F>(helpers: Record<string, unknown>, expression: string): F {
+  const make = new Function(...Object.keys(helpers), `return ${expression};`);
   return make(...Object.values(helpers)) as F;
+}
+
+function compile<F>(name: string, helpers: Record<string, unknown>, parameters: string[], body: string): F {
+  checkIdentifiers([name, ...parameters]);
+  return evaluate(helpers, `function ${name}(${parameters.join(', ')}) {\n${body}\n}`);
 }
 
 function checkedScalars(layout: readonly LayoutField[]): Scalar[] {
@@ -30,23 +39,29 @@ function checkedScalars(layout: readonly LayoutField[]): Scalar[] {
   return scalars;
 }
 
+/** Each top-level field of the layout and the expression of its value, a scalar's given by `value`. */
+function fieldExpressions(layout: readonly LayoutField[], value: (scalar: Scalar) => string): { key: string; expression: string }[] {
+  const scalars = checkedScalars(layout);
+  const fields: { key: string; expression: string }[] = [];
+  for (let i = 0; i < scalars.length; i++) {
+    const [key, part] = scalars[i].path;
+    if (part === undefined) {
+      fields.push({ key, expression: value(scalars[i]) });
+    } else {
+      // A timeval: its seconds, then its microseconds.
+      fields.push({ key, expression: `{ sec: ${value(scalars[i])}, usec: ${value(scalars[i + 1])} }` });
+      i++;
+    }
+  }
+  return fields;
+}
+
 /**
  * An object literal with `leading` (parameters of the same name) first, then the layout's fields in order,
  * each scalar's value given by `value`.
  */
 function recordLiteral(layout: readonly LayoutField[], leading: readonly string[], value: (scalar: Scalar) => string): string {
-  const scalars = checkedScalars(layout);
-  const members = [...leading];
-  for (let i = 0; i < scalars.length; i++) {
-    const [key, part] = scalars[i].path;
-    if (part === undefined) {
-      members.push(`${key}: ${value(scalars[i])}`);
-    } else {
-      // A timeval: its seconds, then its microseconds.
-      members.push(`${key}: { sec: ${value(scalars[i])}, usec: ${value(scalars[i + 1])} }`);
-      i++;
-    }
-  }
+  const members = [...leading, ...fieldExpressions(layout, value).map(({ key, expression }) => `${key}: ${expression}`)];
   return `{\n  ${members.join(',\n  ')}\n}`;
 }
 
@@ -100,4 +115,26 @@ export function compileRowReader<R, A extends unknown[] = []>(
   const read = ({ kind, rowField }: Scalar): string =>
     kind === 'u64' ? `u64[at + ${rowField}]` : `lowWord(words, at + ${rowField})`;
   return compile(name, { lowWord }, ['u64', 'words', 'at', ...leading], `return ${recordLiteral(layout, leading, read)};`);
+}
+
+/**
+ * A class whose instances show the record in a sampler row from field `at` on, as compileRowReader's
+ * record, with the `leading` properties (constructor arguments after `at`) first: each field is read from
+ * the row when asked for. What a reader that holds many records across slices of the event loop (a
+ * scrape's rendering) keeps instead, so that the numbers stay in the rows and no bigint outlives its use.
+ * A view reads whatever the row holds when asked: it is valid as long as its rows are not refilled.
+ */
+export function compileRowView<R, A extends unknown[] = []>(
+  name: string,
+  layout: readonly LayoutField[],
+  leading: readonly string[] = [],
+): new (u64: BigUint64Array, words: Uint32Array, at: number, ...leading: A) => R {
+  checkIdentifiers([name, ...leading]);
+  const read = ({ kind, rowField }: Scalar): string =>
+    kind === 'u64' ? `this.#u64[this.#at + ${rowField}]` : `lowWord(this.#words, this.#at + ${rowField})`;
+  const getters = fieldExpressions(layout, read).map(({ key, expression }) => `get ${key}() { return ${expression}; }`);
+  const parameters = ['u64', 'words', 'at', ...leading];
+  const constructor = `constructor(${parameters.join(', ')}) {\n${leading.map((key) => `this.${key} = ${key};`).join('\n')}
+this.#u64 = u64; this.#words = words; this.#at = at;\n}`;
+  return evaluate({ lowWord }, `class ${name} {\n#u64; #words; #at;\n${constructor}\n${getters.join('\n')}\n}`);
 }

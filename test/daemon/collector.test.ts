@@ -10,7 +10,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Collector, type Targets } from '../../src/collector/collector.js';
 import { sampleProcess } from '../../src/sampler/sampler.js';
 import { vmLabels, type RegisteredVm } from '../../src/vm/vm.js';
+import { renderMetricsBytes } from '../../src/metrics/exposition.js';
 import { decodeFrame, encodeStatsData } from '../../src/wire/index.js';
+import { IFDATA_LAYOUT, RUSAGE_LAYOUT } from '../../src/wire/layouts.js';
+import type { IfData, Rusage, Stats } from '../../src/wire/messages.js';
 import { capturingLogger } from '../metrics/fixtures.js';
 
 const collectors: Collector[] = [];
@@ -24,6 +27,16 @@ function newCollector(): Collector {
 
 function vmOf(name: string, pid: number, taps: string[]): RegisteredVm {
   return { name, labels: vmLabels(name), pid, startTime: sampleProcess(pid).startTime, taps };
+}
+
+/** A sample's numbers (views of its rows) copied into plain records, as a decoder makes them. */
+function recordOf({ rusage, vmm, ifdata }: Stats): Stats {
+  const fields = <T>(layout: readonly { key: string }[], view: T) => Object.fromEntries(layout.map(({ key }) => [key, view[key as keyof T]]));
+  return {
+    rusage: fields(RUSAGE_LAYOUT, rusage) as Rusage,
+    vmm,
+    ifdata: ifdata.map((tap) => ({ name: tap.name, ...fields(IFDATA_LAYOUT, tap) }) as IfData),
+  };
 }
 
 function everyOne(vms: RegisteredVm[]): Targets {
@@ -58,9 +71,19 @@ describe('Collector', () => {
         expect(sample.stats.rusage.utime.sec * 1_000_000n + BigInt(sample.stats.rusage.utime.usec)).toBeGreaterThan(0n);
         expect(sample.dataFrame()).toEqual(encodeStatsData(sample.vm.labels, sample.stats));
         const decoded = decodeFrame(sample.dataFrame()).message;
-        expect(decoded).toEqual({ kind: 'stats.data', id: 0n, name: sample.vm.labels, stats: sample.stats });
+        expect(decoded).toEqual({ kind: 'stats.data', id: 0n, name: sample.vm.labels, stats: recordOf(sample.stats) });
       }
     }
+  });
+
+  it('renders the same exposition from its rows as from records of them', async () => {
+    const collector = newCollector();
+    const { samples } = await collector.tick(everyOne([vmOf('t.self', process.pid, ['lo']), vmOf('t.two', process.pid, ['lo', 'lo'])]));
+    const render = (stats: (sample: (typeof samples)[number]) => Stats) =>
+      renderMetricsBytes(samples.map((sample) => ({ name: sample.vm.name, stats: stats(sample) })), { vms: samples.length }, 'openmetrics').toString();
+    const fromRecords = render((sample) => recordOf(sample.stats));
+    expect(fromRecords).toMatch(/^vmm_stats_tap_from_vm_bytes_total\{vm="t.two",interface="lo"\} \d+$/m);
+    expect(render((sample) => sample.stats)).toBe(fromRecords);
   });
 
   it('reads the overview\'s totals off the rows as the records have them', async () => {
@@ -96,12 +119,13 @@ describe('Collector', () => {
     const collector = newCollector();
     const targets = everyOne([vmOf('t.self', process.pid, ['lo'])]);
     const first = await collector.tick(targets);
-    const kept = first.samples[0]!.stats; // a record made before the release is the caller's
+    const kept = recordOf(first.samples[0]!.stats); // a copy made before the release is the caller's
     const words = first.samples[0]!.processWords;
     collector.release(first);
     const second = await collector.tick(targets);
     expect(second.samples[0]!.processWords).toBe(words);
     expect(() => first.samples[0]!.dataFrame()).toThrow(/after its snapshot was released/);
+    expect(() => first.samples[0]!.stats).toThrow(/after its snapshot was released/);
     expect(kept.ifdata[0]!.name).toBe('lo');
     expect(second.samples[0]!.dataFrame()).toEqual(encodeStatsData(['t', 'self'], second.samples[0]!.stats));
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  escapeLabelValue, negotiateFormat, renderMetricsBytes, renderMetricsBytesInSlices, type VmSnapshot,
+  escapeLabelValue, negotiateFormat, renderMetricsBytes, renderMetricsBytesInSlices, type ChunkedOutput, type VmSnapshot,
 } from '../../src/metrics/exposition.js';
 import { hypervisorCounters, ifdata, SELF, stats, vm, renderMetrics } from './fixtures.js';
 import { Slicer } from '../../src/loop/slicer.js';
@@ -232,20 +232,6 @@ describe('renderMetrics values', () => {
       .toBe(lines(text).indexOf('vmm_stats_vm_cpu_user_seconds_total{vm="a"} 12.500000') - 1);
   });
 
-  it('renders into memory it is given when that is large enough, and otherwise into its own', () => {
-    const vms = [vm('a', [ifdata('tap0')], hypervisorCounters(5))];
-    const expected = Buffer.from(renderMetrics(vms, SELF, 'prometheus', 1));
-    const large = Buffer.alloc(1 << 20, 0x2a);
-    const inLarge = renderMetricsBytes(vms, SELF, 'prometheus', 1, large);
-    expect(inLarge.buffer).toBe(large.buffer);
-    expect(inLarge.equals(expected)).toBe(true);
-    const small = Buffer.alloc(16, 0x2a);
-    const inOwn = renderMetricsBytes(vms, SELF, 'prometheus', 1, small);
-    expect(inOwn.buffer).not.toBe(small.buffer);
-    expect(inOwn.equals(expected)).toBe(true);
-    expect(small.equals(Buffer.alloc(16, 0x2a))).toBe(true);
-  });
-
   it('gives renderMetricsBytes the UTF-8 of renderMetrics', () => {
     const vms = [vm('ünï🙂', [ifdata('tap0')], hypervisorCounters(5))];
     const text = renderMetrics(vms, SELF, 'openmetrics', 1);
@@ -305,11 +291,40 @@ describe('renderMetricsBytesInSlices', () => {
     const counting = setInterval(() => turns++, 0);
     const slicer = new Slicer(0.5);
     try {
-      const sliced = await renderMetricsBytesInSlices(many, SELF, 'openmetrics', 0.5, undefined, slicer);
-      expect(sliced.equals(whole)).toBe(true);
+      const sliced = await renderMetricsBytesInSlices(many, SELF, 'openmetrics', 0.5, slicer);
+      expect(sliced?.equals(whole)).toBe(true);
     } finally {
       clearInterval(counting);
     }
     expect(turns).toBeGreaterThan(0);
+  });
+
+  /** An output that keeps what it is sent, and wants no more after `wanted` chunks. */
+  function collecting(chunkBytes: number, wanted = Infinity) {
+    const chunks: Buffer[] = [];
+    const output: ChunkedOutput = {
+      chunkBytes,
+      memory: () => Buffer.alloc(chunkBytes + 1024, 0x2a),
+      send: async (chunk) => {
+        chunks.push(Buffer.from(chunk));
+        return chunks.length < wanted;
+      },
+    };
+    return { chunks, output };
+  }
+
+  it('sends chunks of at least chunkBytes as it goes, which with the last one are the whole', async () => {
+    const whole = renderMetricsBytes(many, SELF, 'prometheus', 0.5);
+    const { chunks, output } = collecting(16 * 1024);
+    const last = await renderMetricsBytesInSlices(many, SELF, 'prometheus', 0.5, new Slicer(), output);
+    expect(chunks.length).toBeGreaterThan(10);
+    for (const chunk of chunks) expect(chunk.length).toBeGreaterThanOrEqual(16 * 1024);
+    expect(Buffer.concat([...chunks, last!]).equals(whole)).toBe(true);
+  });
+
+  it('stops once the output wants no more', async () => {
+    const { chunks, output } = collecting(16 * 1024, 2);
+    expect(await renderMetricsBytesInSlices(many, SELF, 'prometheus', 0.5, new Slicer(), output)).toBeUndefined();
+    expect(chunks).toHaveLength(2);
   });
 });

@@ -239,3 +239,59 @@ describe('startMetricsServer failures', () => {
     }
   });
 });
+
+describe('startMetricsServer, an exposition of many chunks', () => {
+  const many = Array.from({ length: 4000 }, (_, i) => vm(`tenant.vm${i}`, [ifdata(`tap${i}`), ifdata(`tap${i}b`)], [['exits', BigInt(i)]]));
+  let snapshots = 0;
+  let released = 0;
+  const counted: MetricsSource = {
+    snapshot: () => {
+      snapshots++;
+      return { vms: many, self: SELF, done: () => released++ };
+    },
+  };
+  const { logger, records } = capturingLogger();
+  let server: MetricsServer;
+
+  beforeAll(async () => {
+    server = await startMetricsServer({ host: '127.0.0.1', port: 0, source: counted, logger });
+  });
+  afterAll(() => server.close());
+
+  it('streams it, plain or through gzip, without a length, and the bytes are the whole exposition', async () => {
+    const expected = withoutScrapeDuration(renderMetrics(many, SELF, 'prometheus', 1));
+    expect(Buffer.byteLength(expected)).toBeGreaterThan(4 * 1024 * 1024);
+    const plain = await fetchRaw(server, '/metrics');
+    const compressed = await fetchRaw(server, '/metrics', { headers: { 'Accept-Encoding': 'gzip' } });
+    for (const reply of [plain, compressed]) {
+      expect(reply.status).toBe(200);
+      expect(reply.headers['transfer-encoding']).toBe('chunked');
+      expect(reply.headers['content-length']).toBeUndefined();
+    }
+    expect(compressed.headers['content-encoding']).toBe('gzip');
+    expect(withoutScrapeDuration(plain.body.toString())).toBe(expected);
+    expect(withoutScrapeDuration(gunzipSync(compressed.body).toString())).toBe(expected);
+    expect(released).toBe(snapshots);
+  });
+
+  it('stops rendering for a scraper that went away, releases its snapshot, and serves the next', async () => {
+    const before = released;
+    await new Promise<void>((resolve, reject) => {
+      // The scraper reads the headers and leaves while the body is still being made.
+      const req = request({ host: '127.0.0.1', port: server.address.port, path: '/metrics' }, (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', (err) => (req.destroyed ? undefined : reject(err)));
+      req.end();
+    });
+    await expect.poll(() => records.some((r) => r.msg === 'metrics scrape abandoned by the scraper'), { timeout: 5000 }).toBe(true);
+    const abandoned = records.find((r) => r.msg === 'metrics scrape abandoned by the scraper')!;
+    expect(abandoned.bytesSent).toBeLessThan(Buffer.byteLength(renderMetrics(many, SELF, 'prometheus', 1)) / 2);
+    expect(released).toBe(before + 1);
+    const next = await fetchRaw(server, '/metrics', { headers: { 'Accept-Encoding': 'gzip' } });
+    expect(gunzipSync(next.body).toString()).toContain('vmm_stats_tap_from_vm_bytes_total{vm="tenant.vm3999",interface="tap3999b"}');
+  });
+});

@@ -4,7 +4,7 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { checkAddonRows, ifDataAt, processSampleAt, SampleRows, START_TIME_FIELD } from '../../src/sampler/sampler.js';
+import { checkAddonRows, ifDataAt, ifDataViewAt, processSampleAt, rusageViewAt, SampleRows, START_TIME_FIELD } from '../../src/sampler/sampler.js';
 import { IFDATA_LAYOUT, RUSAGE_LAYOUT } from '../../src/wire/layouts.js';
 
 interface RowNames {
@@ -43,5 +43,20 @@ describe('the addon rows and the layouts', () => {
     addon.interfaceFieldNames.forEach((_, i) => (taps.rows[i] = BigInt(200 + i)));
     const ifdata = ifDataAt(taps, 0, 'tap0');
     addon.interfaceFieldNames.forEach((name, i) => expect(BigInt(ifdata[name as keyof typeof ifdata] as number | bigint)).toBe(BigInt(200 + i)));
+  });
+
+  it("views of a row read each field as the row's record has it, and what the row holds when read", () => {
+    const rows = new SampleRows().fit(2, addon.processFieldNames.length);
+    addon.processFieldNames.forEach((_, i) => (rows.rows[rows.fields + i] = BigInt(300 + i)));
+    const view = rusageViewAt(rows, rows.fields);
+    for (const { key } of RUSAGE_LAYOUT) expect(view[key]).toEqual(processSampleAt(rows, rows.fields, 1).rusage[key]);
+    rows.rows[rows.fields + addon.processFieldNames.indexOf('maxrss')] = 2n ** 60n;
+    expect(view.maxrss).toBe(2n ** 60n);
+
+    const taps = new SampleRows().fit(1, addon.interfaceFieldNames.length);
+    addon.interfaceFieldNames.forEach((_, i) => (taps.rows[i] = BigInt(400 + i) + (i % 2 === 0 ? 2n ** 40n : 0n)));
+    const ifdata = ifDataViewAt(taps, 0, 'tap1');
+    expect(ifdata.name).toBe('tap1');
+    for (const { key } of IFDATA_LAYOUT) expect(ifdata[key]).toEqual(ifDataAt(taps, 0, 'tap1')[key]);
   });
 });
