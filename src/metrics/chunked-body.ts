@@ -8,7 +8,7 @@ import { createGzip, gzip, type ZlibOptions } from 'node:zlib';
 import type { ChunkedOutput } from './exposition.js';
 
 /** Small enough that a few in flight cost little, large enough that gzip and the socket see few writes. */
-export const CHUNK_BYTES = 256 * 1024;
+const CHUNK_BYTES = 256 * 1024;
 /** A chunk's memory: the chunk, and room for the rows of the step that fills it (see exposition.ts). */
 const CHUNK_MEMORY_BYTES = CHUNK_BYTES + 64 * 1024;
 /** Chunks kept for the next scrape: what one scrape has in flight (see GZIP_HIGH_WATER_MARK). */
@@ -16,8 +16,13 @@ const MAX_SPARE_CHUNKS = 4;
 
 // Level 1: the exposition is large and repetitive, and level 1 compresses it in a fraction of the default
 // level's time to a body only a little larger (BENCHMARKS.md, "Design measurements").
-export const GZIP_LEVEL = 1;
-export const gzipAsync = promisify(gzip);
+const GZIP_LEVEL = 1;
+const gzipAsync = promisify(gzip);
+
+/** A whole body compressed as every response of the endpoint is: a small exposition, the overview's JSON. */
+export function gzipBody(body: Buffer | string): Promise<Buffer> {
+  return gzipAsync(body, { level: GZIP_LEVEL });
+}
 /** Two chunks: gzip works on one while the rendering fills the next. */
 const GZIP_HIGH_WATER_MARK = 2 * CHUNK_BYTES;
 
@@ -117,7 +122,7 @@ export class ChunkedBody implements ChunkedOutput {
   async #endWhole(body: Buffer): Promise<void> {
     let sent = body;
     if (this.#compress) {
-      sent = await gzipAsync(body, { level: GZIP_LEVEL });
+      sent = await gzipBody(body);
       this.#res.setHeader('Content-Encoding', 'gzip');
       // Compressed, the rendering is done with; sent as it is, the socket may hold it a while yet.
       this.#pool.give(body);

@@ -2,7 +2,7 @@
 // for people, which follows the VMs through GET /api/overview.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ChunkPool, ChunkedBody, GZIP_LEVEL, gzipAsync } from './chunked-body.js';
+import { ChunkPool, ChunkedBody, gzipBody } from './chunked-body.js';
 import { createWebServer, DEFAULT_MAX_REQUESTS, type WebOptions } from './web-server.js';
 import type { Logger } from '../log/logger.js';
 import { Slicer } from '../loop/slicer.js';
@@ -129,7 +129,7 @@ async function serveOverview(state: ServerState, req: IncomingMessage, res: Serv
   }
   let body: Buffer | string = answer.json;
   if (acceptsGzip(req.headers['accept-encoding'])) {
-    body = await gzipAsync(body, { level: GZIP_LEVEL });
+    body = await gzipBody(body);
     res.setHeader('Content-Encoding', 'gzip');
   }
   res.setHeader('Vary', 'Accept-Encoding');
