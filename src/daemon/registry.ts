@@ -25,9 +25,14 @@ export class Registry {
     return this.#generation;
   }
 
-  /** Same name and same process: unchanged (taps updated). Same name, other process: replaced. */
+  /**
+   * Same name and same process: unchanged (taps updated). Same name, other process: replaced. Registering
+   * again exactly what is registered changes nothing, so that a manager that repeats its Adds does not make
+   * the daemon redo what depends on the registrations (the audience, the state file) every time.
+   */
   register(vm: RegisteredVm): Registration {
     const previous = this.#vms.get(vm.name);
+    if (previous !== undefined && sameRegistration(previous, vm)) return { outcome: 'unchanged', vm: previous };
     this.#vms.set(vm.name, vm);
     this.#changed();
     if (previous === undefined) return { outcome: 'added', vm };
@@ -61,4 +66,8 @@ export class Registry {
   all(): IterableIterator<RegisteredVm> {
     return this.#vms.values();
   }
+}
+
+function sameRegistration(a: RegisteredVm, b: RegisteredVm): boolean {
+  return a.pid === b.pid && a.startTime === b.startTime && a.vmmDevice === b.vmmDevice && a.taps.length === b.taps.length && a.taps.every((tap, i) => tap === b.taps[i]);
 }

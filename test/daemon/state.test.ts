@@ -71,6 +71,29 @@ describe('the state file', () => {
     subscriber.close();
   });
 
+  it('is not written again when the manager repeats an Add, only when the registration changes', async () => {
+    const { socketPath, stateFile } = paths();
+    const daemon = await start({ socketPath, stateFile });
+    const vmm = await children.idle();
+    const peer = await RawPeer.connect(socketPath);
+    const add = async (id: bigint, taps: string[]) => {
+      peer.send({ kind: 'stats.add', id, name: ['t', 'vm'], pid: vmm.pid!, taps });
+      expect(await peer.reply(id)).toMatchObject({ kind: 'success' });
+    };
+    await add(1n, ['lo']);
+    await eventually(() => (existsSync(stateFile) ? true : undefined), 5000, 'the state file');
+    const written = statSync(stateFile).ino;
+    const generation = daemon.registry.generation;
+    for (let id = 2n; id < 12n; id++) await add(id, ['lo']);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(daemon.registry.generation).toBe(generation);
+    expect(statSync(stateFile).ino).toBe(written);
+    await add(12n, ['lo', 'tap-new']);
+    await eventually(() => (readFileSync(stateFile, 'utf8').includes('tap-new') ? true : undefined), 5000, 'the new taps in the state file');
+    expect(daemon.registry.generation).toBeGreaterThan(generation);
+    peer.close();
+  });
+
   it('leaves out a VM whose process exited, and one whose pid now belongs to another process', async () => {
     const { socketPath, stateFile } = paths();
     const [alive, exited] = await Promise.all([children.idle(), children.idle()]);
