@@ -1,4 +1,4 @@
-import type { RegisteredVm } from '../vm/vm.js';
+import { sameTaps, type RegisteredVm } from '../vm/vm.js';
 
 export type Registration =
   | { outcome: 'added'; vm: RegisteredVm }
@@ -69,5 +69,5 @@ export class Registry {
 }
 
 function sameRegistration(a: RegisteredVm, b: RegisteredVm): boolean {
-  return a.pid === b.pid && a.startTime === b.startTime && a.vmmDevice === b.vmmDevice && a.taps.length === b.taps.length && a.taps.every((tap, i) => tap === b.taps[i]);
+  return a.pid === b.pid && a.startTime === b.startTime && a.vmmDevice === b.vmmDevice && sameTaps(a.taps, b.taps);
 }

@@ -2,7 +2,7 @@
 // round (a collector tick, or a burst of Data frames for the exporter), in rings of a fixed length.
 import type { Slicer } from '../loop/slicer.js';
 import type { Stats, Timeval } from '../wire/messages.js';
-import type { SampleTotals } from '../vm/vm.js';
+import { sameTaps, type SampleTotals } from '../vm/vm.js';
 import type { VmSnapshot } from './exposition.js';
 
 /**
@@ -125,10 +125,6 @@ function countersOf(totals: SampleTotals, into: Counters): void {
   into.toVmBytes = totals.toVmBytes;
   into.fromVmPackets = totals.fromVmPackets;
   into.toVmPackets = totals.toVmPackets;
-}
-
-function sameTaps(before: readonly string[], now: readonly string[]): boolean {
-  return before.length === now.length && before.every((tap, i) => tap === now[i]);
 }
 
 /** Per second; NaN for a counter that went back (a tap recreated) or when no time passed. */

@@ -45,6 +45,11 @@ export function coveringPrefixes(labels: readonly string[]): string[] {
 /** pid_t is 32-bit signed on Linux and FreeBSD, and pids start at 1. */
 export const MAX_PID = 0x7fffffff;
 
+/** The same taps in the same order: what a VM's counters are summed over. */
+export function sameTaps(before: readonly string[], now: readonly string[]): boolean {
+  return before.length === now.length && before.every((tap, i) => tap === now[i]);
+}
+
 export function isPid(pid: number): boolean {
   return Number.isInteger(pid) && pid > 0 && pid <= MAX_PID;
 }
