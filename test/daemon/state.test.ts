@@ -81,7 +81,7 @@ describe('the state file', () => {
       expect(await peer.reply(id)).toMatchObject({ kind: 'success' });
     };
     await add(1n, ['lo']);
-    await eventually(() => (existsSync(stateFile) ? true : undefined), 5000, 'the state file');
+    await eventually(() => (existsSync(stateFile) && readFileSync(stateFile, 'utf8').includes('"vm"') ? true : undefined), 5000, 'the VM in the state file');
     const written = statSync(stateFile).ino;
     const generation = daemon.registry.generation;
     for (let id = 2n; id < 12n; id++) await add(id, ['lo']);
