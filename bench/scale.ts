@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { withCleanup, type Cleanup } from './scale/cleanup.js';
 import { countLinks, createFleet, MARKER, sweepLeftovers, tenantPrefix, type VmStandIn } from './scale/fleet.js';
 import { buildFloor, startFloor } from './scale/floor.js';
-import { runPhase, type PhaseResult, type Targets } from './scale/measure.js';
+import { hypervisorOpensSettled, runPhase, type PhaseResult, type Targets } from './scale/measure.js';
 import { FanOut } from './scale/fan-out.js';
 import { commandLine, parseOptions, PHASES, TENANTS, usage, type Options } from './scale/options.js';
 import { ResponsivenessProbe, type Responsiveness } from './scale/responsiveness.js';
@@ -18,6 +18,7 @@ import { formatProfile, summariseProfile } from './scale/profile.js';
 import { formatSummary, summarise, type FloorResult, type Phases, type RunInfo } from './scale/report.js';
 import { startDaemon, startNodeExporter, startProcessExporter } from './scale/services.js';
 import { Subscriber } from './scale/subscriber.js';
+import { TickClock } from './scale/tick-clock.js';
 
 const TAPS_PER_VM = 2;
 /** Debian's packages of the peers, named as their commands are. */
@@ -83,8 +84,8 @@ async function register(socketPath: string, fleet: VmStandIn[]): Promise<number>
 }
 
 /** Runs `during` with a connection subscribed to every VM, closed afterwards. */
-async function withSubscriber<T>(socketPath: string, during: (subscriber: Subscriber) => Promise<T>): Promise<T> {
-  const subscriber = await Subscriber.connect(socketPath);
+async function withSubscriber<T>(socketPath: string, clock: TickClock, during: (subscriber: Subscriber) => Promise<T>): Promise<T> {
+  const subscriber = await Subscriber.connect(socketPath, clock);
   try {
     await subscriber.subscribeAll();
     return await during(subscriber);
@@ -109,26 +110,37 @@ async function run(options: Options, cleanup: Cleanup): Promise<void> {
   cleanup.defer(`keeping the daemon's log as ${keptLog}`, () => copyFileSync(daemon.logPath, keptLog));
   const peers = [await startProcessExporter(dir, cleanup), await startNodeExporter(dir, cleanup)];
   const registerSeconds = await register(daemon.socketPath, fleet);
-  log(`registered ${options.vms} VMs in ${registerSeconds.toFixed(2)} s; warming up for ${options.warmupSeconds} s, subscribed`);
-  await withSubscriber(daemon.socketPath, () => sleep(options.warmupSeconds));
+  log(`registered ${options.vms} VMs in ${registerSeconds.toFixed(2)} s; warming up, subscribed: at least ${options.warmupSeconds} s, `
+    + 'and until the daemon has tried every VM\'s hypervisor counters');
+  const tickClock = new TickClock(options.interval * 1000);
+  await withSubscriber(daemon.socketPath, tickClock, async () => {
+    await sleep(options.warmupSeconds);
+    await hypervisorOpensSettled(daemon, options.interval * 1000, (pending) => log(`${pending} VMs' hypervisor counters still being tried`));
+  });
 
   const links = countLinks();
   const phaseSeconds = Math.floor(options.seconds / (PHASES * options.rounds));
   const phases: Phases = { subscribed: [], fanOut: [], scraped: [], peers: [] };
+  const targets: Omit<Targets, 'dataFrames'> = { daemon, peers, origin: performance.now(), tickClock };
   const probe = options.probeEveryMs === 0 ? undefined : await ResponsivenessProbe.start(daemon.socketPath, options.probeEveryMs);
   const tenants = Array.from({ length: Math.min(TENANTS, options.vms) }, (_, t) => tenantPrefix(t));
   const floors: FloorResult[] = [];
-  const targets: Omit<Targets, 'dataFrames'> = { daemon, peers, origin: performance.now() };
   for (let round = 1; round <= options.rounds; round++) {
     const of = `round ${round}/${options.rounds}, phase`;
+    // Answering it costs the daemon more than a tick here, which the floor does not do: it runs in the
+    // phases whose tick is not compared with the floor's or with each other's.
+    probe?.pause();
     log(`${of} 1/4, ${phaseSeconds} s: subscribed to every VM, no scrapes; the C floor reads the same pids and taps meanwhile`);
-    await withSubscriber(daemon.socketPath, async (subscriber) => {
-      const [subscribed, floor] = await Promise.all([
-        runPhase({ name: 'subscribed', seconds: phaseSeconds, scrape: [] }, { ...targets, dataFrames: () => subscriber.dataFrames }),
-        startFloor(floorProgram, fleet, phaseSeconds - 1),
-      ]);
-      phases.subscribed.push(subscribed);
-      floors.push(floor);
+    await withSubscriber(daemon.socketPath, tickClock, async (subscriber) => {
+      let floor: Promise<FloorResult> | undefined;
+      const startFloorRun = () => {
+        floor = startFloor(floorProgram, fleet, phaseSeconds - 1);
+        // Awaited once the phase is over; until then a failure must not count as unhandled.
+        floor.catch(() => {});
+      };
+      phases.subscribed.push(await runPhase({ name: 'subscribed', seconds: phaseSeconds, scrape: [], onWindowOpen: startFloorRun },
+        { ...targets, dataFrames: () => subscriber.dataFrames }));
+      floors.push(await floor!);
     });
     log(`${of} 2/4, ${phaseSeconds} s: fan-out, ${options.subscribers} connections each subscribed to one of ${tenants.length} tenants`);
     const fanOut = await FanOut.open(daemon.socketPath, tenants, options.subscribers);
@@ -137,6 +149,7 @@ async function run(options: Options, cleanup: Cleanup): Promise<void> {
     } finally {
       await fanOut.close();
     }
+    probe?.resume();
     const unsubscribed = { ...targets, dataFrames: () => 0 };
     log(`${of} 3/4, ${phaseSeconds} s: nobody subscribed, our /metrics scraped once a second`);
     phases.scraped.push(await runPhase({ name: 'scraped', seconds: phaseSeconds, scrape: [daemon] }, unsubscribed));

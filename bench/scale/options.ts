@@ -44,11 +44,13 @@ daemon's event loop, and its RSS. Cleans up (processes, taps) even when interrup
   --subscribers N
                 connections of the fan-out phase, one tenant's prefix each, round robin (default 100)
   --probe-every MS
-                the responsiveness probe's period (default 10); 0: no probe, for an idle daemon
+                the responsiveness probe's period (default 10); 0: no probe, for an idle daemon.
+                It pauses in the subscribed and fan-out phases, whose ticks are compared
   --seconds S   measured seconds (default 120)
   --rounds R    rounds of the four phases (default: one per 40 s, at most 4); a phase lasts at least 5 s
-  --warmup S    seconds between registration and measuring (default 10: the daemon tries to open
-                each VM's hypervisor counters on its first 5 ticks)
+  --warmup S    seconds between registration and measuring, at least (default 10); the warmup lasts
+                until the daemon has opened or given up on every VM's hypervisor counters (5
+                attempts each, 100 a tick: 50 s at 1000 stand-ins, which have none)
   --json        one JSON line on stdout instead of the table
   --profile     run the daemon under node --cpu-prof and summarise where its time went
   --node-option FLAG

@@ -37,7 +37,17 @@ export class ResponsivenessProbe {
     return new ResponsivenessProbe(child);
   }
 
+  /** Stops the probe's process where it is, for a window without its requests. */
+  pause(): void {
+    this.#child.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.#child.kill('SIGCONT');
+  }
+
   async stop(): Promise<Responsiveness> {
+    this.resume();
     this.#child.kill('SIGTERM');
     const text = await this.#output;
     if (text.trim() === '') throw new Error('the responsiveness probe printed nothing');

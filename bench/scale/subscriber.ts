@@ -3,18 +3,23 @@
 import { performance } from 'node:perf_hooks';
 import { StatsClient } from '../../src/client/client.js';
 import type { VmStandIn } from './fleet.js';
+import type { TickClock } from './tick-clock.js';
 
 export class Subscriber {
   readonly #client: StatsClient;
   #frames = 0;
 
-  private constructor(client: StatsClient) {
+  private constructor(client: StatsClient, clock: TickClock | undefined) {
     this.#client = client;
-    client.onData(() => (this.#frames += 1));
+    client.onData(() => {
+      this.#frames += 1;
+      clock?.frameArrived();
+    });
   }
 
-  static async connect(socketPath: string): Promise<Subscriber> {
-    return new Subscriber(await StatsClient.connect(socketPath));
+  /** With a clock, tells it when each Data frame arrives. */
+  static async connect(socketPath: string, clock?: TickClock): Promise<Subscriber> {
+    return new Subscriber(await StatsClient.connect(socketPath), clock);
   }
 
   get dataFrames(): number {

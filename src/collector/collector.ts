@@ -170,6 +170,8 @@ export interface CollectorStats {
   lastTickSeconds: number;
   ticks: number;
   tickSecondsTotal: number;
+  /** VMs whose hypervisor counters are still to be opened, a budget of them per tick: 0 once all are settled. */
+  hypervisorOpensPending: number;
 }
 
 /** Albatross opens the vmm device lazily, a few times, since the VMM creates it after it starts. */
@@ -278,7 +280,7 @@ export class Collector {
   #interfacesFailed = false;
   #ticking = false;
   #closed = false;
-  #stats: CollectorStats = { lastTickSeconds: 0, ticks: 0, tickSecondsTotal: 0 };
+  #stats: CollectorStats = { lastTickSeconds: 0, ticks: 0, tickSecondsTotal: 0, hypervisorOpensPending: 0 };
 
   constructor(options: CollectorOptions) {
     this.#options = options;
@@ -358,6 +360,7 @@ export class Collector {
       lastTickSeconds: seconds,
       ticks: this.#stats.ticks + 1,
       tickSecondsTotal: this.#stats.tickSecondsTotal + seconds,
+      hypervisorOpensPending: this.#vmmPending.size,
     };
     const snapshot = { samples, gone, seconds, preparingSeconds, slicer };
     this.#rowsOf.set(snapshot, rows);

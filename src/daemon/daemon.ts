@@ -235,7 +235,7 @@ export class StatsDaemon {
         yield { name: sample.vm.name, get stats() { return sample.stats; }, totals: () => sample.totals() };
       }
     })();
-    const { lastTickSeconds, ticks, tickSecondsTotal } = this.#collector.stats;
+    const { lastTickSeconds, ticks, tickSecondsTotal, hypervisorOpensPending } = this.#collector.stats;
     const collector = {
       subscribers: this.subscriberCount,
       droppedDataFrames: this.droppedDataFrames,
@@ -243,6 +243,7 @@ export class StatsDaemon {
       lastTickSeconds,
       ticksTotal: ticks,
       tickSecondsTotal,
+      hypervisorOpensPending,
       tickBlocking: this.#tickBlocking,
     };
     const self = { vms: this.registry.size, collector };

@@ -39,6 +39,8 @@ export interface CollectorMetrics {
   /** Rendered as the `_count` and `_sum` of the summary vmm_stats_collector_tick_duration_seconds. */
   ticksTotal: number;
   tickSecondsTotal: number;
+  /** VMs whose hypervisor counters the collector is still trying to open. */
+  hypervisorOpensPending: number;
   /** Per tick, the longest stretch it held the event loop: what requests and scrapes waited behind. */
   tickBlocking: HistogramValues;
 }
@@ -290,6 +292,11 @@ const COLLECTOR_FAMILIES: Family<CollectorMetrics, number>[] = [
     help: 'The collector\'s tick interval: a tick that takes longer overruns it.', read: (s) => s.intervalSeconds },
   { name: 'vmm_stats_collector_last_tick_duration_seconds', type: 'gauge', unit: 'seconds',
     help: 'Time the last collector tick took to sample every VM.', read: (s) => s.lastTickSeconds },
+  // A VMM makes its device some time after it starts: a new VM's counters are tried on a few ticks, a
+  // budget of VMs per tick, before its statistics go without them. Non-zero long after a burst of Adds
+  // means VMs whose hypervisor counters cannot be had.
+  { name: 'vmm_stats_collector_hypervisor_opens_pending', type: 'gauge',
+    help: 'VMs whose hypervisor counters the collector is still trying to open.', read: (s) => s.hypervisorOpensPending },
 ];
 
 // ---- rendering ----

@@ -217,8 +217,30 @@ describe('Collector', () => {
       const targets = everyOne(['a', 'b', 'c', 'd', 'e'].map((name) => vmOf(`t.${name}`, process.pid, [])));
       const withCounters = async () => (await collector.tick(targets)).samples.filter((sample) => sample.vmm.descriptions.length > 0).length;
       const counts: number[] = [];
-      for (let tick = 0; tick < 4; tick++) counts.push(await withCounters());
+      const pending: number[] = [];
+      for (let tick = 0; tick < 4; tick++) {
+        counts.push(await withCounters());
+        pending.push(collector.stats.hypervisorOpensPending);
+      }
       expect(counts).toEqual([2, 4, 5, 5]);
+      expect(pending).toEqual([3, 1, 0, 0]);
+    } finally {
+      rmSync(debugfsRoot, { recursive: true, force: true });
+    }
+  });
+
+  it('counts a VM whose counters cannot be opened as pending until its last attempt, within the budget', async () => {
+    const debugfsRoot = mkdtempSync(join(tmpdir(), 'vmm-stats-none-'));
+    try {
+      const collector = new Collector({ logger: pino({ level: 'silent' }), debugfsRoot, vmmOpenAttempts: 2, vmmOpensPerTick: 1 });
+      collectors.push(collector);
+      const targets = everyOne(['a', 'b'].map((name) => vmOf(`t.${name}`, process.pid, [])));
+      const pending: number[] = [];
+      for (let tick = 0; tick < 5; tick++) {
+        await collector.tick(targets);
+        pending.push(collector.stats.hypervisorOpensPending);
+      }
+      expect(pending).toEqual([2, 2, 1, 0, 0]);
     } finally {
       rmSync(debugfsRoot, { recursive: true, force: true });
     }

@@ -124,6 +124,9 @@ describe('renderMetrics, Prometheus text format', () => {
       '# HELP vmm_stats_collector_last_tick_duration_seconds Time the last collector tick took to sample every VM.',
       '# TYPE vmm_stats_collector_last_tick_duration_seconds gauge',
       'vmm_stats_collector_last_tick_duration_seconds 0.25',
+      '# HELP vmm_stats_collector_hypervisor_opens_pending VMs whose hypervisor counters the collector is still trying to open.',
+      '# TYPE vmm_stats_collector_hypervisor_opens_pending gauge',
+      'vmm_stats_collector_hypervisor_opens_pending 3',
       '# HELP vmm_stats_collector_tick_duration_seconds Collector ticks: their count and total duration '
         + '(average tick: rate of _sum over rate of _count).',
       '# TYPE vmm_stats_collector_tick_duration_seconds summary',

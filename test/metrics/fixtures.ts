@@ -71,6 +71,7 @@ export const SELF: SelfMetrics = {
   vms: 2,
   collector: {
     subscribers: 1, droppedDataFrames: 7, intervalSeconds: 10, lastTickSeconds: 0.25, ticksTotal: 40, tickSecondsTotal: 3.5,
+    hypervisorOpensPending: 3,
     tickBlocking: tickBlocking(),
   },
 };
