@@ -57,6 +57,11 @@ export class VmSample implements StatsRows {
     this.#use = rows.uses;
   }
 
+  /** The VM's dotted name: with stats and totals, what the metrics endpoint serves of a VM. */
+  get name(): string {
+    return this.vm.name;
+  }
+
   get processWords(): Uint32Array {
     return this.#current().processes.words;
   }
