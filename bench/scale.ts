@@ -127,8 +127,8 @@ async function run(options: Options, cleanup: Cleanup): Promise<void> {
   const floors: FloorResult[] = [];
   for (let round = 1; round <= options.rounds; round++) {
     const of = `round ${round}/${options.rounds}, phase`;
-    // Answering it costs the daemon more than a tick here, which the floor does not do: it runs in the
-    // phases whose tick is not compared with the floor's or with each other's.
+    // The floor answers no requests: the probe runs only in the phases whose ticks are compared neither with
+    // the floor's nor with each other's (BENCHMARKS.md says what answering it costs).
     probe?.pause();
     log(`${of} 1/4, ${phaseSeconds} s: subscribed to every VM, no scrapes; the C floor reads the same pids and taps meanwhile`);
     await withSubscriber(daemon.socketPath, tickClock, async (subscriber) => {

@@ -351,7 +351,7 @@ function responsivenessLines(s: Summary): string[] {
       [row('measured phases', r), ...Object.entries(r.byPhase).filter(([, l]) => l.count > 0).map(([phase, l]) => row(`  during ${phase}`, l))],
     ),
     `  failed requests: ${r.failures}; the probe pauses in the subscribed and fan-out phases, whose ticks are compared `
-      + 'with the floor and with each other: answering it costs the daemon some 35 ms of CPU a second here',
+      + 'with the floor and with each other: what answering it costs the daemon would count in their ticks',
   ];
 }
 

@@ -232,8 +232,8 @@ export class StatsDaemon {
         if (registry.get(sample.vm.name) !== sample.vm) continue;
         // A scrape reads views of the rows, which the snapshot's pin keeps until its rendering is done, and the
         // overview reads the totals off them: no records, which at 10,000 VMs would be some 30 MB a scrape. The
-        // sample itself, not an object wrapping it: made per VM each tick, wrappers outlived a young-generation
-        // collection and filled the old generation.
+        // sample itself: a wrapper made per VM each tick outlives young-generation collections and fills the old
+        // generation.
         yield sample;
       }
     })();
