@@ -22,7 +22,7 @@ import {
   type VmmReading,
 } from '../sampler/sampler.js';
 import { VmmDeviceNames } from '../sampler/vmm-device-name.js';
-import type { RegisteredVm, SampleTotals } from '../vm/vm.js';
+import { emptyTotals, type RegisteredVm, type SampleTotals } from '../vm/vm.js';
 import { encodeStatsDataRows, type Encoder, type StatsRows } from '../wire/index.js';
 import type { Stats, VmmCounter, VmmCounters } from '../wire/messages.js';
 
@@ -89,21 +89,21 @@ export class VmSample implements StatsRows {
     };
   }
 
-  /** What the overview charts, read off the rows: no record and no bigint is made. */
-  totals(): SampleTotals {
+  /**
+   * What the overview charts, read off the rows: no record and no bigint is made. Written into `totals` when
+   * given: the overview reads every VM's each tick, and an object per VM per tick is garbage for the collector.
+   */
+  totals(totals: SampleTotals = emptyTotals()): SampleTotals {
     const rows = this.#current();
     const process = rows.processes.words;
     const at = this.processField;
-    const seconds = (sec: number, usec: number) => rowNumber(process, at + sec) + rowNumber(process, at + usec) / 1e6;
-    const totals = {
-      cpuSeconds: seconds(UTIME_SEC, UTIME_USEC) + seconds(STIME_SEC, STIME_USEC),
-      maxrssKiB: rowNumber(process, at + MAXRSS),
-      taps: this.tapNames,
-      fromVmBytes: 0,
-      toVmBytes: 0,
-      fromVmPackets: 0,
-      toVmPackets: 0,
-    };
+    totals.cpuSeconds = timevalSeconds(process, at + UTIME_SEC, at + UTIME_USEC) + timevalSeconds(process, at + STIME_SEC, at + STIME_USEC);
+    totals.maxrssKiB = rowNumber(process, at + MAXRSS);
+    totals.taps = this.tapNames;
+    totals.fromVmBytes = 0;
+    totals.toVmBytes = 0;
+    totals.fromVmPackets = 0;
+    totals.toVmPackets = 0;
     const taps = rows.taps.words;
     for (const tap of this.tapFields) {
       totals.fromVmBytes += rowNumber(taps, tap + INPUT_BYTES);
@@ -118,6 +118,10 @@ export class VmSample implements StatsRows {
   dataFrame(encoder?: Encoder): Buffer {
     return encoder === undefined ? encodeStatsDataRows(this.vm.labels, this, 0n) : encoder.encodeStatsDataRows(this.vm.labels, this, 0n);
   }
+}
+
+function timevalSeconds(words: Uint32Array, sec: number, usec: number): number {
+  return rowNumber(words, sec) + rowNumber(words, usec) / 1e6;
 }
 
 const [UTIME_SEC, UTIME_USEC, STIME_SEC, STIME_USEC, MAXRSS] = ['utime_sec', 'utime_usec', 'stime_sec', 'stime_usec', 'maxrss'].map(processRowField) as [number, number, number, number, number];

@@ -15,7 +15,7 @@ export interface VmSnapshot {
    * The few numbers the overview charts, when the source can give them without making `stats` (the daemon
    * reads them off its rows: at 10,000 VMs, records every tick would cost more than the history itself).
    */
-  totals?: () => SampleTotals;
+  totals?: (into?: SampleTotals) => SampleTotals;
 }
 
 

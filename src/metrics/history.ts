@@ -2,7 +2,7 @@
 // round (a collector tick, or a burst of Data frames for the exporter), in rings of a fixed length.
 import type { Slicer } from '../loop/slicer.js';
 import type { Stats, Timeval } from '../wire/messages.js';
-import { sameTaps, type SampleTotals } from '../vm/vm.js';
+import { emptyTotals, sameTaps, type SampleTotals } from '../vm/vm.js';
 import type { VmSnapshot } from './exposition.js';
 
 /**
@@ -152,6 +152,8 @@ export class OverviewHistory {
   #recording = false;
   /** Filled with the counters of the sample being recorded, then swapped with the VM's previous ones. */
   #current: Counters = { cpuSeconds: 0, fromVmBytes: 0, toVmBytes: 0, fromVmPackets: 0, toVmPackets: 0 };
+  /** Where a source that reads totals off its rows writes the sample being recorded: one object, not one per VM. */
+  readonly #totals = emptyTotals();
 
   get round(): number {
     return this.#round;
@@ -215,7 +217,7 @@ export class OverviewHistory {
   /** The VM's point of this round; a source's same Stats as the round before is no new sample: no point. */
   #sample(vm: VmHistory, round: number, snapshot: VmSnapshot, monotonicMs: number): void {
     if (snapshot.totals !== undefined) {
-      this.#point(vm, round, snapshot.totals(), monotonicMs);
+      this.#point(vm, round, snapshot.totals(this.#totals), monotonicMs);
       return;
     }
     const { stats } = snapshot;

@@ -93,3 +93,7 @@ export interface SampleTotals {
   fromVmPackets: number;
   toVmPackets: number;
 }
+
+export function emptyTotals(): SampleTotals {
+  return { cpuSeconds: 0, maxrssKiB: 0, taps: [], fromVmBytes: 0, toVmBytes: 0, fromVmPackets: 0, toVmPackets: 0 };
+}
