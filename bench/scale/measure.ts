@@ -80,14 +80,17 @@ const monotonicMicroseconds = () => Number(process.hrtime.bigint() / 1000n);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
+/** The value of an unlabelled series in the daemon's own exposition. */
+function seriesValue(text: string, name: string): number {
+  const match = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+  if (match === null) throw new Error(`the daemon's /metrics has no ${name}`);
+  return Number(match[1]);
+}
+
 /** The tick summary's _count and _sum in the daemon's own exposition. */
 async function readTickTotals(daemon: Service): Promise<TickTotals> {
   const text = await daemon.scraper.text();
-  const read = (suffix: string) => {
-    const match = new RegExp(`^vmm_stats_collector_tick_duration_seconds_${suffix} (\\S+)$`, 'm').exec(text);
-    if (match === null) throw new Error(`the daemon's /metrics has no tick_duration_seconds_${suffix}`);
-    return Number(match[1]);
-  };
+  const read = (suffix: string) => seriesValue(text, `vmm_stats_collector_tick_duration_seconds_${suffix}`);
   const blocking = [...text.matchAll(/^vmm_stats_collector_tick_blocking_seconds_bucket\{le="([^"]+)"\} (\S+)$/gm)]
     .map(([, le, count]): [number, number] => [le === '+Inf' ? Infinity : Number(le), Number(count)]);
   if (blocking.length === 0) throw new Error("the daemon's /metrics has no tick_blocking_seconds histogram");
@@ -100,9 +103,7 @@ async function readTickTotals(daemon: Service): Promise<TickTotals> {
  */
 export async function hypervisorOpensSettled(daemon: Service, intervalMs: number, progress: (pending: number) => void): Promise<void> {
   for (let polls = 0; ; polls++) {
-    const match = /^vmm_stats_collector_hypervisor_opens_pending (\S+)$/m.exec(await daemon.scraper.text());
-    if (match === null) throw new Error("the daemon's /metrics has no hypervisor_opens_pending");
-    const pending = Number(match[1]);
+    const pending = seriesValue(await daemon.scraper.text(), 'vmm_stats_collector_hypervisor_opens_pending');
     if (pending === 0) return;
     if (polls % 30 === 0) progress(pending);
     await sleep(intervalMs);

@@ -293,8 +293,8 @@ const COLLECTOR_FAMILIES: Family<CollectorMetrics, number>[] = [
   { name: 'vmm_stats_collector_last_tick_duration_seconds', type: 'gauge', unit: 'seconds',
     help: 'Time the last collector tick took to sample every VM.', read: (s) => s.lastTickSeconds },
   // A VMM makes its device some time after it starts: a new VM's counters are tried on a few ticks, a
-  // budget of VMs per tick, before its statistics go without them. Non-zero long after a burst of Adds
-  // means VMs whose hypervisor counters cannot be had.
+  // budget of VMs per tick, before its statistics go without them. After a burst of Adds this says when
+  // the tries (which cost more than the reads) are over.
   { name: 'vmm_stats_collector_hypervisor_opens_pending', type: 'gauge',
     help: 'VMs whose hypervisor counters the collector is still trying to open.', read: (s) => s.hypervisorOpensPending },
 ];
