@@ -12,7 +12,8 @@ import { StatsClient } from '../src/client/client.js';
 import { FrameReader } from '../src/wire/index.js';
 import { Crowd } from './hostile/crowd.js';
 import { fuzz, type FuzzResult } from './hostile/fuzz.js';
-import { descriptorChange, descriptorKinds, PeakWatch, resourcesOf, RoundTrips, type Resources } from './hostile/probe.js';
+import { descriptorChange, descriptorKinds, PeakWatch, resourcesOf, type Resources } from './hostile/probe.js';
+import { ResponsivenessProbe } from './scale/responsiveness.js';
 import { withCleanup, type Cleanup } from './scale/cleanup.js';
 import { commandLine, positiveInteger } from './scale/options.js';
 import { createFleet, MARKER, sweepLeftovers, type VmStandIn } from './scale/fleet.js';
@@ -24,9 +25,9 @@ const usage = `usage: npm run bench:hostile -- [--vms N] [--crowd N] [--adds N] 
 As root: N idle processes standing in for VMs (two taps each), registered with a vmm-stats daemon
 (interval 1 s, --max-connections 25000), then, one after the other: CROWD idle connections; CROWD more
 that each sent half a header; ADDS Adds pipelined on one connection (then as many Removes); FUZZ frames,
-random and mutated from the seed's vectors, over 100 connections. Meanwhile a new client every 10 ms
-registers an existing VM again and times the reply. Last, a daemon at the default --max-connections
-(1024) with 1024 connections open: how fast the 1025th is refused, and whether the others are served.
+random and mutated from the seed's vectors, over 100 connections. Meanwhile a new client every 10 ms, in
+a process of its own, registers an existing VM again and times the reply. Last, a daemon at the default
+--max-connections (1024) with 1024 connections open: how fast the 1025th is refused, and whether the others are served.
 Reports the round trips, the daemon's RSS and descriptors before, at each peak and after, and checks
 that it survived and lost no registration. Cleans up even when interrupted.
 
@@ -38,6 +39,8 @@ that it survived and lost no registration. Cleans up even when interrupted.
 
 const log = (line: string) => process.stderr.write(`bench:hostile: ${line}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** How often the prober, in a process of its own, asks the daemon. */
+const PROBE_EVERY_MS = 10;
 
 interface Options {
   vms: number;
@@ -95,17 +98,22 @@ class Harness {
   }
 
   /** Runs `load` with the prober and the peak watch going; `detail` says what the load itself measured. */
+  /**
+   * Runs `load` with the prober and the peak watch going; `detail` says what the load itself measured. The
+   * prober is a new client each time, or with `onOneConnection` one that connected before the load.
+   */
   async measure(
-    daemon: DaemonService, load: string, connections: () => number, run: () => Promise<string>, client?: StatsClient,
+    daemon: DaemonService, load: string, connections: () => number, run: () => Promise<string>, onOneConnection = false,
   ): Promise<LoadResult> {
     log(load);
     const vm = this.fleet[0]!;
-    const probe = new RoundTrips(daemon.socketPath, { kind: 'stats.add', name: vm.labels, pid: vm.pid, taps: vm.taps }, client);
+    const request = { kind: 'stats.add', name: vm.labels, pid: vm.pid, taps: vm.taps } as const;
+    const probe = await ResponsivenessProbe.start(daemon.socketPath, PROBE_EVERY_MS, { request, fresh: !onOneConnection });
     const watch = new PeakWatch(daemon.pid);
-    probe.start();
     const detail = await run();
     const open = connections();
-    const { millis, failures } = probe.stop();
+    const { replies, failures } = await probe.stop();
+    const millis = replies.map(([, latency]) => latency);
     await sleep(50);
     return {
       load, p50: quantile(millis, 0.5), p99: quantile(millis, 0.99), max: Math.max(...millis), roundTrips: millis.length,
@@ -242,9 +250,10 @@ async function run(options: Options, cleanup: Cleanup): Promise<void> {
   await harness.register(limited);
   const atLimit = new Crowd();
   const served = await StatsClient.connect(limited.socketPath);
-  // A new client would be refused here, as it should: the round trips are those of a client already connected.
+  // A new client would be refused here, as it should: the round trips are those of a client already connected
+  // (the prober's, the 1024th connection with `served` and the crowd).
   loads.push(await harness.measure(limited, 'at the default limit: the 1025th connection, the 1024 open ones served', () => 1024, async () => {
-    await atLimit.open(limited.socketPath, 1023, false);
+    await atLimit.open(limited.socketPath, 1022, false);
     const refusals = [];
     for (let i = 0; i < 20; i++) refusals.push(await refusalMillis(limited.socketPath));
     const reply = await served.request({ kind: 'stats.subscribe', name: ['nothing-here'] });
@@ -252,7 +261,7 @@ async function run(options: Options, cleanup: Cleanup): Promise<void> {
     const millis = refusals.map((r) => r.millis);
     return `1025th connection refused with one failure frame: ${all ? 'yes' : 'no'}, in ${fixed(quantile(millis, 0.5), 2)} ms (p50), ` +
       `${fixed(Math.max(...millis), 2)} ms (max); an open connection's request: ${reply.kind}; crowd: ${atLimit.opened} open, ${atLimit.refused} refused`;
-  }, served));
+  }, true));
   served.close();
   await atLimit.close();
   await limited.stop();

@@ -1,54 +1,5 @@
-// What a well-behaved client and the operator see while the daemon is under load: how long a new
-// client's Add takes to be answered, and the daemon's memory and descriptors.
+// What the operator sees of the daemon while it is under load: its memory and descriptors.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
-import { StatsClient, type StatsRequest } from '../../src/client/client.js';
-import type { Unsent } from '../../src/wire/messages.js';
-
-/**
- * A new client every `everyMs`: connect, send the request (an Add of a VM that is already registered, say),
- * read the reply, close. With `client`, that connection asks instead, as a client that was there before the
- * load came.
- */
-export class RoundTrips {
-  readonly #socketPath: string;
-  readonly #request: Unsent<StatsRequest>;
-  readonly #client: StatsClient | undefined;
-  readonly millis: number[] = [];
-  failures = 0;
-  #timer: NodeJS.Timeout | undefined;
-
-  constructor(socketPath: string, request: Unsent<StatsRequest>, client?: StatsClient) {
-    this.#socketPath = socketPath;
-    this.#request = request;
-    this.#client = client;
-  }
-
-  start(everyMs = 10): void {
-    this.#timer = setInterval(() => void this.#once(), everyMs);
-  }
-
-  stop(): { millis: number[]; failures: number } {
-    clearInterval(this.#timer);
-    return { millis: this.millis.splice(0), failures: this.failures };
-  }
-
-  async #once(): Promise<void> {
-    const started = performance.now();
-    try {
-      const client = this.#client ?? (await StatsClient.connect(this.#socketPath));
-      try {
-        const reply = await client.request(this.#request);
-        if (reply.kind !== 'success') this.failures++;
-      } finally {
-        if (client !== this.#client) client.close();
-      }
-      this.millis.push(performance.now() - started);
-    } catch {
-      this.failures++;
-    }
-  }
-}
 
 export interface Resources {
   rssMB: number;
