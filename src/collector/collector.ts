@@ -156,11 +156,10 @@ export interface TickSnapshot {
   readonly gone: readonly GoneVm[];
   /** Wall time of the tick, in seconds. */
   readonly seconds: number;
-  /** Seconds the tick ran on the JavaScript thread before its reads went off it. */
-  readonly preparingSeconds: number;
   /**
-   * The slices the tick ran in on the JavaScript thread once its reads were back: its owner's work on the
-   * snapshot (encoding, sending) goes on in them, so that `longestMs` is what the whole tick held the loop.
+   * The slices the tick ran in on the JavaScript thread, before its reads went off it and after they were
+   * back: its owner's work on the snapshot (encoding, sending) goes on in them, so that `longestMs` is what
+   * the whole tick held the loop.
    */
   readonly slicer: Slicer;
 }
@@ -211,18 +210,30 @@ interface Plan {
 
 const NO_COUNTERS: VmmCounters = Object.freeze({ descriptions: Object.freeze([]), values: Object.freeze([]) });
 
-function planOf(targets: Targets): Plan {
-  const rowOfVm = new Map(targets.vms.map((vm, row) => [vm, row]));
-  const processRows = targets.wanted.map((vm) => {
+/** The plan for `targets`, made in the tick's slices: at 100,000 VMs it is some tens of milliseconds of work. */
+async function planOf(targets: Targets, slicer: Slicer): Promise<Plan> {
+  const rowOfVm = new Map<RegisteredVm, number>();
+  const pids: number[] = [];
+  for (let row = 0; row < targets.vms.length; row++) {
+    if (row % SLICE_CHECK_EVERY === 0 && slicer.due()) await slicer.next();
+    const vm = targets.vms[row]!;
+    rowOfVm.set(vm, row);
+    pids.push(vm.pid);
+  }
+  const plan: Plan = { targets, pids, processRows: [], tapNames: [], tapRows: [], taps: [] };
+  const rowOfTap = new Map<string, number>();
+  const tapRowOf = (tap: string) => rowOfTap.get(tap) ?? rowOfTap.set(tap, plan.tapNames.push(tap) - 1).get(tap)!;
+  for (let i = 0; i < targets.wanted.length; i++) {
+    if (i % SLICE_CHECK_EVERY === 0 && slicer.due()) await slicer.next();
+    const vm = targets.wanted[i]!;
     const row = rowOfVm.get(vm);
     if (row === undefined) throw new Error(`wanted VM ${vm.name} is not among the VMs watched`);
-    return row;
-  });
-  const tapNames = [...new Set(targets.wanted.flatMap((vm) => vm.taps))];
-  const rowOfTap = new Map(tapNames.map((name, row) => [name, row]));
-  const tapRows = targets.wanted.map((vm) => vm.taps.map((tap) => rowOfTap.get(tap)!));
-  const taps = tapRows.map((rows, i) => ({ names: targets.wanted[i]!.taps, fields: rows.map((row) => row * INTERFACE_ROW_FIELDS) }));
-  return { targets, pids: targets.vms.map((vm) => vm.pid), processRows, tapNames, tapRows, taps };
+    plan.processRows.push(row);
+    const tapRows = vm.taps.map(tapRowOf);
+    plan.tapRows.push(tapRows);
+    plan.taps.push({ names: vm.taps, fields: tapRows.map((tapRow) => tapRow * INTERFACE_ROW_FIELDS) });
+  }
+  return plan;
 }
 
 /**
@@ -285,6 +296,8 @@ export class Collector {
   /** Rows of snapshots handed back by their owner (release), to be filled again rather than made anew. */
   readonly #spareRows: TickRows[] = [];
   readonly #rowsOf = new WeakMap<TickSnapshot, TickRows>();
+  /** Watched VMs whose process could not be read (other than gone) at the last tick. */
+  readonly #unreadableProcesses = new Set<RegisteredVm>();
   /** Whether the last tick could not read any interface: said once, and again once it can. */
   #interfacesFailed = false;
   #ticking = false;
@@ -327,33 +340,31 @@ export class Collector {
 
   /**
    * One tick: every watched VM's process (to see exits), and the taps and counters of the wanted ones. The
-   * targets' arrays must not change until it resolves; a tick while another runs is refused.
+   * targets' arrays must not change until it resolves; a tick while another runs is refused. Its work on the
+   * JavaScript thread runs in `slicer`'s slices, the snapshot's.
    */
-  async tick(targets: Targets): Promise<TickSnapshot> {
+  async tick(targets: Targets, slicer = new Slicer()): Promise<TickSnapshot> {
     if (this.#closed) throw new SamplerError(constants.errno.EBADF, 'the collector is closed');
     if (this.#ticking) throw new Error('a tick is already running');
     this.#ticking = true;
     try {
-      return await this.#sample(targets);
+      return await this.#sample(targets, slicer);
     } finally {
       this.#ticking = false;
       if (this.#closed) this.#closeAll();
     }
   }
 
-  async #sample(targets: Targets): Promise<TickSnapshot> {
+  async #sample(targets: Targets, slicer: Slicer): Promise<TickSnapshot> {
     const started = performance.now();
-    const plan = this.#planFor(targets);
+    const plan = await this.#planFor(targets, slicer);
     const rows: TickRows = this.#spareRows.pop() ?? { processes: new SampleRows(), taps: new SampleRows(), uses: 0 };
     const due = this.#vmmDue();
-    const reading = settledAll([
+    const [, , readings] = await slicer.wait(settledAll([
       sampleProcessRowsInBackground(plan.pids, rows.processes),
       plan.tapNames.length > 0 ? this.#sampleTaps(plan.tapNames, rows.taps) : undefined,
       VmmReader.readAll(due.map(([, reader]) => reader)),
-    ] as const);
-    const preparingSeconds = (performance.now() - started) / 1000;
-    const [, , readings] = await reading;
-    const slicer = new Slicer();
+    ] as const));
     const counters = this.#countersRead(due, readings);
     const gone = await this.#goneVms(plan, rows.processes, slicer);
     const samples: VmSample[] = [];
@@ -371,7 +382,7 @@ export class Collector {
       tickSecondsTotal: this.#stats.tickSecondsTotal + seconds,
       hypervisorOpensPending: this.#vmmPending.size,
     };
-    const snapshot = { samples, gone, seconds, preparingSeconds, slicer };
+    const snapshot = { samples, gone, seconds, slicer };
     this.#rowsOf.set(snapshot, rows);
     return snapshot;
   }
@@ -391,24 +402,29 @@ export class Collector {
     this.#interfacesFailed = false;
   }
 
-  #planFor(targets: Targets): Plan {
+  async #planFor(targets: Targets, slicer: Slicer): Promise<Plan> {
     const known = this.#plan?.targets;
     if (known?.vms === targets.vms && known.wanted === targets.wanted) return this.#plan!;
-    this.#plan = planOf(targets);
-    this.#forgetAllBut(targets.vms);
-    this.#trackVmm(targets.wanted);
+    this.#plan = await planOf(targets, slicer);
+    await this.#forgetAllBut(targets.vms, slicer);
+    await this.#trackVmm(targets.wanted, slicer);
     return this.#plan;
   }
 
   /** Drops what is kept for VMs no longer watched (removed, or replaced by a new registration). */
-  #forgetAllBut(vms: readonly RegisteredVm[]): void {
-    if (this.#vmm.size === 0) return;
-    const watched = new Set(vms);
+  async #forgetAllBut(vms: readonly RegisteredVm[], slicer: Slicer): Promise<void> {
+    if (this.#vmm.size === 0 && this.#unreadableProcesses.size === 0) return;
+    const watched = new Set<RegisteredVm>();
+    for (let i = 0; i < vms.length; i++) {
+      if (i % SLICE_CHECK_EVERY === 0 && slicer.due()) await slicer.next();
+      watched.add(vms[i]!);
+    }
     for (const [vm, state] of this.#vmm) {
       if (watched.has(vm)) continue;
       state.reader?.close();
       this.#vmm.delete(vm);
     }
+    for (const vm of this.#unreadableProcesses) if (!watched.has(vm)) this.#unreadableProcesses.delete(vm);
   }
 
   #isRegisteredProcess(vm: RegisteredVm, processes: SampleRows, row: number): boolean {
@@ -422,21 +438,33 @@ export class Collector {
     for (let row = 0; row < vms.length; row++) {
       if (row % SLICE_CHECK_EVERY === 0 && slicer.due()) await slicer.next();
       const vm = vms[row]!;
-      if (this.#isRegisteredProcess(vm, processes, row)) continue;
+      if (this.#isRegisteredProcess(vm, processes, row)) {
+        if (this.#unreadableProcesses.size > 0 && this.#unreadableProcesses.delete(vm)) this.#options.logger.info({ vm: vm.name, pid: vm.pid }, 'VM process readable again');
+        continue;
+      }
       const errno = processes.errors[row]!;
       if (errno === 0) gone.push({ vm, why: 'its pid now belongs to another process' });
       else if (errno === constants.errno.ESRCH) gone.push({ vm, why: 'the process is gone' });
-      else this.#options.logger.warn({ vm: vm.name, pid: vm.pid, err: processError(vm.pid, errno) }, 'cannot read the VM process');
+      else this.#unreadable(vm, errno);
     }
     return gone;
   }
 
+  /** Said once per VM, not every tick, until it can be read again. */
+  #unreadable(vm: RegisteredVm, errno: number): void {
+    if (this.#unreadableProcesses.has(vm)) return;
+    this.#unreadableProcesses.add(vm);
+    this.#options.logger.warn({ vm: vm.name, pid: vm.pid, err: processError(vm.pid, errno) }, 'cannot read the VM process: said once, until it can be read again');
+  }
+
   /** Sorts the wanted VMs into those whose counters are open and those still to try, once per plan. */
-  #trackVmm(wanted: readonly RegisteredVm[]): void {
+  async #trackVmm(wanted: readonly RegisteredVm[], slicer: Slicer): Promise<void> {
     const attempts = this.#options.vmmOpenAttempts ?? DEFAULT_VMM_OPEN_ATTEMPTS;
     this.#vmmOpen = new Set();
     this.#vmmPending = new Set();
-    for (const vm of wanted) {
+    for (let i = 0; i < wanted.length; i++) {
+      if (i % SLICE_CHECK_EVERY === 0 && slicer.due()) await slicer.next();
+      const vm = wanted[i]!;
       const state = this.#vmm.get(vm);
       if (state?.reader?.opened === true) this.#vmmOpen.add(vm);
       else if (state === undefined || (state.reader !== undefined && state.failedOpens < attempts)) this.#vmmPending.add(vm);

@@ -30,6 +30,12 @@ export interface ConnectionHandlers {
 }
 
 /**
+ * Requests of one connection answered before the event loop turns to the others: a client that pipelines
+ * thousands (a manager registering a host, or a hostile one) must not keep everyone else waiting.
+ */
+const REQUESTS_PER_TURN = 64;
+
+/**
  * One client of the Stats channel: reads frames off the socket, keeps its subscriptions, and owns its
  * outgoing queue so that a subscriber that does not read costs bounded memory and delays nobody else.
  */
@@ -51,6 +57,14 @@ export class Connection {
   #run: { memory: ArrayBufferLike; start: number; end: number } | undefined;
   #droppedFrames = 0;
   #closing = false;
+  readonly #handlers: ConnectionHandlers;
+  /** Whole requests received and not yet answered, oldest first: at most what one read brought. */
+  readonly #unanswered: Buffer[] = [];
+  /** The header that could not be read, once the requests before it are answered: then the connection closes. */
+  #unreadable: FrameStreamError | undefined;
+  /** The peer does not read its replies: its other requests wait until it does. */
+  #repliesBlocked = false;
+  #turnScheduled = false;
   /** Runs from the first bytes of a frame to its last. */
   #partialFrameTimer: NodeJS.Timeout | undefined;
 
@@ -59,9 +73,10 @@ export class Connection {
     this.peer = peer;
     this.#limits = limits;
     this.#logger = logger;
+    this.#handlers = handlers;
     this.#reader = new FrameReader({ maxFrameSize: limits.maxFrameSize });
-    socket.on('data', (chunk: Buffer) => this.#receive(chunk, handlers));
-    socket.on('drain', () => this.#flushPending());
+    socket.on('data', (chunk: Buffer) => this.#receive(chunk));
+    socket.on('drain', () => this.#drained());
     socket.on('error', (err) => this.#logger.debug({ err }, 'connection error'));
     socket.once('close', () => clearTimeout(this.#partialFrameTimer));
   }
@@ -84,14 +99,11 @@ export class Connection {
     return this.#closing || this.#socket.destroyed;
   }
 
-  /** A reply: always sent. If the peer does not read them, stop reading its requests until it does. */
+  /** A reply: always sent. If the peer does not read them, its requests are neither read nor answered until it does. */
   reply(frame: Buffer): void {
     if (this.closed) return;
     this.#writeRun();
-    if (!this.#socket.write(frame) && !this.#socket.isPaused()) {
-      this.#socket.pause();
-      this.#socket.once('drain', () => this.#socket.resume());
-    }
+    if (!this.#socket.write(frame)) this.#repliesBlocked = true;
   }
 
   /** A reply after which the stream cannot go on: send it, then close. */
@@ -174,28 +186,64 @@ export class Connection {
     }
   }
 
-  #receive(chunk: Buffer, handlers: ConnectionHandlers): void {
-    if (this.#closing) return;
-    let frames: Buffer[];
-    let failure: FrameStreamError | undefined;
+  #drained(): void {
+    this.#flushPending();
+    if (!this.#repliesBlocked) return;
+    this.#repliesBlocked = false;
+    this.#serveTurn();
+  }
+
+  #receive(chunk: Buffer): void {
+    if (this.#closing || this.#unreadable !== undefined) return;
     try {
-      frames = this.#reader.push(chunk);
+      this.#unanswered.push(...this.#reader.push(chunk));
     } catch (err) {
       if (!(err instanceof FrameStreamError)) throw err;
       // Every request gets an answer: those that came whole before the bad header too.
-      frames = err.frames;
-      failure = err;
+      this.#unanswered.push(...err.frames);
+      this.#unreadable = err;
     }
-    if (frames.length > 0) this.#answer(frames, handlers);
-    if (failure !== undefined) handlers.unreadableHeader(this, failure);
-    else this.#watchPartialFrame();
+    this.#serveTurn();
   }
 
-  /** The replies to requests that came together leave together, in one write. */
-  #answer(frames: readonly Buffer[], handlers: ConnectionHandlers): void {
+  /**
+   * Answers a turn's worth of the requests received, and the others in the next turns of the event loop,
+   * the socket not read meanwhile: the other connections' requests are answered in between.
+   */
+  #serveTurn(): void {
+    this.#turnScheduled = false;
+    if (this.closed) return;
+    if (!this.#repliesBlocked && this.#unanswered.length > 0) this.#answer(this.#unanswered.splice(0, REQUESTS_PER_TURN));
+    if (this.#unanswered.length > 0) {
+      if (!this.#repliesBlocked) this.#scheduleTurn();
+    } else if (this.#unreadable !== undefined) {
+      this.#handlers.unreadableHeader(this, this.#unreadable);
+    } else {
+      this.#watchPartialFrame();
+    }
+    this.#readWhenIdle();
+  }
+
+  #scheduleTurn(): void {
+    if (this.#turnScheduled) return;
+    this.#turnScheduled = true;
+    setImmediate(() => this.#serveTurn());
+  }
+
+  /** Reads the socket only while every request read is answered and the peer reads its replies. */
+  #readWhenIdle(): void {
+    const read = !this.#repliesBlocked && this.#unanswered.length === 0 && this.#unreadable === undefined;
+    if (read === this.#socket.isPaused()) {
+      if (read) this.#socket.resume();
+      else this.#socket.pause();
+    }
+  }
+
+  /** The replies to requests answered together leave together, in one write. */
+  #answer(frames: readonly Buffer[]): void {
     this.#socket.cork();
     try {
-      handlers.frames(this, frames);
+      this.#handlers.frames(this, frames);
     } finally {
       this.#socket.uncork();
     }
@@ -213,7 +261,7 @@ export class Connection {
   #closeIfStalled(): void {
     this.#partialFrameTimer = undefined;
     if (this.#reader.buffered === 0 || this.closed) return;
-    if (this.subscriptions.length > 0 || this.#socket.writableLength > 0) return;
+    if (this.subscriptions.length > 0 || this.#socket.writableLength > 0 || this.#unanswered.length > 0) return;
     this.#logger.info({ bufferedBytes: this.#reader.buffered, idleTimeoutMs: this.#limits.idleTimeoutMs },
       'closing a connection that stalled in the middle of a frame');
     this.#closing = true;

@@ -1,7 +1,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { BurstLog } from '../log/burst.js';
 import type { Logger } from '../log/logger.js';
 import { Collector, type TickSnapshot, type VmSample } from '../collector/collector.js';
-import type { Slicer } from '../loop/slicer.js';
+import { Slicer } from '../loop/slicer.js';
 import { TickSchedule } from '../collector/schedule.js';
 import { peerCredentials, raiseOpenFilesLimit, type PeerCredentials } from '../sampler/host.js';
 import { sampleProcesses, SamplerError } from '../sampler/sampler.js';
@@ -117,13 +118,17 @@ export class StatsDaemon {
   /** Decodes the requests, one at a time, as they come: what they repeat (names, taps) is kept once. */
   readonly #decoder = new Decoder();
   readonly #server: Server;
+  readonly #undecodable: BurstLog;
+  readonly #unreadableHeaders: BurstLog;
   #droppedOnClosed = 0;
   /** Connections refused since the limit was last reached, while it still is. */
   #refusedConnections = 0;
   /** Whether the metrics endpoint serves every VM, so that each is sampled whether subscribed or not. */
   #servedWhole = false;
-  /** Who wants which VM, for the registry's generation it was made at; undefined once a subscription changed. */
-  #audience: { generation: number; audience: Audience } | undefined;
+  /** Counts the changes of subscriptions (and of whether every VM is served): with the registry's generation, what an audience is for. */
+  #subscriptionChanges = 0;
+  /** Who wants which VM, and the registry's generation and subscription changes it was made at. */
+  #audience: { generation: number; subscriptionChanges: number; audience: Audience } | undefined;
   #latest: TickSnapshot | undefined;
   /** Told after each tick that the metrics snapshot holds new samples (the metrics endpoint's overview). */
   readonly #sampleListeners = new Set<() => void>();
@@ -139,6 +144,8 @@ export class StatsDaemon {
     this.#collector = new Collector({ logger: options.logger, debugfsRoot: options.debugfsRoot });
     this.#schedule = new TickSchedule(options.intervalMs, () => this.#tick(), options.logger);
     this.#server = createServer((socket) => this.#accept(socket));
+    this.#undecodable = new BurstLog(options.logger, 'request that does not decode');
+    this.#unreadableHeaders = new BurstLog(options.logger, 'unreadable frame header: closing the connection');
   }
 
   static async start(options: DaemonOptions): Promise<StatsDaemon> {
@@ -209,7 +216,7 @@ export class StatsDaemon {
    */
   serveMetrics(): MetricsSource {
     this.#servedWhole = true;
-    this.#audience = undefined;
+    this.#subscriptionChanges += 1;
     return {
       snapshot: () => this.#metricsSnapshot(),
       onSamples: (listener) => {
@@ -320,7 +327,7 @@ export class StatsDaemon {
     this.#logger.debug({ connections: this.#connections.size }, 'connection accepted');
     socket.once('close', () => {
       this.#connections.delete(connection);
-      if (connection.subscriptions.length > 0) this.#audience = undefined;
+      if (connection.subscriptions.length > 0) this.#subscriptionChanges += 1;
       this.#droppedOnClosed += connection.droppedFrames;
       this.#logger.debug({ connections: this.#connections.size }, 'connection closed');
     });
@@ -350,7 +357,7 @@ export class StatsDaemon {
   readonly #handlers: ConnectionHandlers = {
     frames: (connection, frames) => this.#answerAll(connection, frames),
     unreadableHeader: (connection, error) => {
-      this.#logger.warn({ code: error.code, reason: error.message }, 'unreadable frame header: closing the connection');
+      this.#unreadableHeaders.note({ code: error.code, reason: error.message });
       connection.replyAndClose(encodeMessage(failReply(error.id ?? 0n, `bad frame header: ${error.message}`)));
     },
   };
@@ -376,7 +383,7 @@ export class StatsDaemon {
       return { id, tag, message: this.#decoder.decode(raw, { maxFrameSize: this.#options.maxFrameSize }).message };
     } catch (err) {
       if (!(err instanceof WireError)) return { id, tag, problem: `internal error: ${(err as Error).message}` };
-      this.#logger.warn({ code: err.code, reason: err.message }, 'request that does not decode');
+      this.#undecodable.note({ code: err.code, reason: err.message });
       return { id, tag, problem: `cannot decode the request: ${err.message}` };
     }
   }
@@ -462,20 +469,24 @@ export class StatsDaemon {
     const name = vmNameOf(prefix);
     if (!connection.subscriptions.some((known) => vmNameOf(known) === name)) {
       connection.subscriptions.push(prefix);
-      this.#audience = undefined;
+      this.#subscriptionChanges += 1;
     }
     this.#logger.debug({ prefix: name }, 'subscribed');
     return { ok: true, msg: `subscribed to ${name === '' ? 'every VM' : `${name} and the VMs below it`}` };
   }
 
-  /** Who wants which VM now: made again only after a registration or a subscription changed. */
-  #currentAudience(): Audience {
+  /**
+   * Who wants which VM now: made again only after a registration or a subscription changed, in the tick's
+   * slices. Changes while it is made are answered meanwhile, and make the next tick's audience.
+   */
+  async #currentAudience(slicer: Slicer): Promise<Audience> {
     const generation = this.registry.generation;
-    if (this.#audience?.generation !== generation) {
-      const audience = audienceOf([...this.registry.all()], this.#connections, this.#servedWhole);
-      this.#audience = { generation, audience };
-    }
-    return this.#audience.audience;
+    const subscriptionChanges = this.#subscriptionChanges;
+    const known = this.#audience;
+    if (known?.generation === generation && known.subscriptionChanges === subscriptionChanges) return known.audience;
+    const audience = await audienceOf([...this.registry.all()], this.#connections, this.#servedWhole, slicer);
+    this.#audience = { generation, subscriptionChanges, audience };
+    return audience;
   }
 
   /**
@@ -483,15 +494,16 @@ export class StatsDaemon {
    * the VMs whose process is gone, send the Data.
    */
   async #tick(): Promise<void> {
-    const audience = this.#currentAudience();
-    const snapshot = await this.#collector.tick(audience.targets);
+    const slicer = new Slicer();
+    const audience = await this.#currentAudience(slicer);
+    const snapshot = await this.#collector.tick(audience.targets, slicer);
     this.#replaceLatest(snapshot);
     for (const { vm, why } of snapshot.gone) {
       if (this.registry.removeExact(vm)) this.#logger.info({ vm: vm.name, pid: vm.pid }, `VM process exited (${why}): unregistered`);
     }
     await this.#publish(snapshot, audience);
-    snapshot.slicer.end();
-    this.#tickBlocking.observe(Math.max(snapshot.preparingSeconds, snapshot.slicer.longestMs / 1000));
+    slicer.end();
+    this.#tickBlocking.observe(slicer.longestMs / 1000);
     for (const listener of this.#sampleListeners) listener();
   }
 

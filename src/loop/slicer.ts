@@ -33,6 +33,16 @@ export class Slicer {
     this.#started = performance.now();
   }
 
+  /** Ends the current slice while `work` goes on off the loop (reads on libuv's pool), and starts one after. */
+  async wait<T>(work: Promise<T>): Promise<T> {
+    this.end();
+    try {
+      return await work;
+    } finally {
+      this.#started = performance.now();
+    }
+  }
+
   /** Ends the current slice for good; `longestMs` then counts it. */
   end(): void {
     this.#longestMs = Math.max(this.#longestMs, performance.now() - this.#started);

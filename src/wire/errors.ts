@@ -31,15 +31,22 @@ export type WireErrorCode =
   | 'bad_json';
 
 export class WireError extends Error {
-  override name = 'WireError';
-  readonly code: WireErrorCode;
+  declare readonly code: WireErrorCode;
   /** The frame's id when its header was readable, so that a server can address its failure reply. */
-  id: bigint | undefined;
+  declare id: bigint | undefined;
 
+  /**
+   * Without a stack: what is wrong is the input, not the code that found it, and a client sending garbage
+   * by the thousand would otherwise cost the daemon a stack trace per frame.
+   */
   constructor(code: WireErrorCode, message: string, id?: bigint) {
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = stackTraceLimit;
     this.code = code;
     this.id = id;
   }
 }
+WireError.prototype.name = 'WireError';
 

@@ -335,6 +335,27 @@ describe('a manager that sends many requests before reading the replies', () => 
   });
 });
 
+describe('a client that pipelines thousands of requests', () => {
+  it('answers another connection in between, and every one of its own, in order', async () => {
+    const vmm = await children.idle();
+    const bulk = await peer();
+    const other = await peer();
+    const adds = 10_000;
+    // Some 600 kB: more than the socket holds, so that the daemon reads thousands of them at once.
+    const bytes = Buffer.concat(Array.from({ length: adds }, (_, i) =>
+      encodeMessage({ kind: 'stats.add', id: BigInt(1 + i), name: ['bulk', `vm-${i}`], pid: vmm.pid!, taps: [] })));
+    bulk.send(bytes);
+    other.send(encodeMessage({ kind: 'stats.subscribe', id: 99_999n, name: ['elsewhere'] }));
+    let registeredWhenAnswered = Number.NaN;
+    other.socket.once('data', () => (registeredWhenAnswered = daemon.registry.size));
+    expect((await other.reply(99_999n))?.kind).toBe('success');
+    // Answered while the bulk's Adds were being served, not after every Add read with them.
+    expect(registeredWhenAnswered).toBeLessThan(1000);
+    await bulk.waitFor(() => (bulk.frames.length >= adds ? true : undefined), 30_000);
+    expect(bulk.frames.map((f) => f.message.kind === 'success' ? Number(f.header.id) : -1)).toEqual(Array.from({ length: adds }, (_, i) => 1 + i));
+  });
+});
+
 describe('frame memory reused from tick to tick', () => {
   // The daemon writes each tick's frames into memory it reuses once every connection has sent them all. A
   // reader that falls behind by more than its socket holds must still get its frames as they were: had

@@ -7,6 +7,7 @@ import type { DaemonOptions, StatsDaemon } from '../../src/daemon/daemon.js';
 import { encodeMessage } from '../../src/wire/index.js';
 import type { Message, Unsent } from '../../src/wire/messages.js';
 import { startTestDaemon } from '../helpers/daemon.js';
+import { frame } from '../helpers/frames.js';
 import { RawPeer } from '../helpers/peer.js';
 import { capturingLogger } from '../metrics/fixtures.js';
 
@@ -105,5 +106,18 @@ describe('--idle-timeout', () => {
     expect(await slow.reply(9n)).toMatchObject({ kind: 'success' });
     await new Promise((resolve) => setTimeout(resolve, 400));
     expect(slow.ended).toBe(false);
+  });
+});
+
+describe('a flood of requests that do not decode', () => {
+  it('answers each with a failure reply, and logs the first, not one line per request', async () => {
+    const { logger, records } = capturingLogger('info');
+    const socketPath = await start({ logger });
+    const peer = await connect(socketPath);
+    const bad = (id: number) => frame(0x0200, Buffer.from('000000000000000100', 'hex'), BigInt(id));
+    peer.send(Buffer.concat(Array.from({ length: 500 }, (_, i) => bad(1 + i))));
+    await peer.waitFor(() => (peer.frames.length >= 500 ? true : undefined), 10_000);
+    expect(peer.frames.map((f) => [f.message.kind, Number(f.header.id)])).toEqual(Array.from({ length: 500 }, (_, i) => ['fail', 1 + i]));
+    expect(records.filter((r) => /request that does not decode/.test(String(r.msg)))).toHaveLength(1);
   });
 });

@@ -99,7 +99,7 @@ describe('the state file', () => {
     const [alive, exited] = await Promise.all([children.idle(), children.idle()]);
     const before = [vmOf('alive', alive.pid!), vmOf('exited', exited.pid!), vmOf('reused', alive.pid!, sampleProcess(alive.pid!).startTime - 1n)];
     await children.kill(exited);
-    await start({ socketPath, stateFile: writeState(stateFile, stateText(before)) });
+    await start({ socketPath, stateFile: writeState(stateFile, await stateText(before)) });
     const daemon = daemons[0]!;
     expect(registered(daemon)).toEqual(['alive']);
     await eventually(() => (readFileSync(stateFile, 'utf8').includes('reused') ? undefined : true), 5000, 'the file without the dropped VMs');
@@ -119,7 +119,7 @@ describe('the state file', () => {
 
   it('keeps every entry that validates from a file with some that do not, and sets the file aside', async () => {
     const { socketPath, stateFile } = paths();
-    const good = JSON.parse(stateText([vmOf('good', process.pid)])).vms[0];
+    const good = JSON.parse(await stateText([vmOf('good', process.pid)])).vms[0];
     const text = JSON.stringify({ version: 1, vms: [good, { ...good, name: ['a.b'] }, { ...good, name: ['c'], pid: -1 }, 'junk'] });
     const daemon = await start({ socketPath, stateFile: writeState(stateFile, text) });
     expect(registered(daemon)).toEqual(['good']);
@@ -129,7 +129,7 @@ describe('the state file', () => {
   it('restores 1000 VMs and serves them all from the first tick', async () => {
     const { socketPath, stateFile } = paths();
     const vms = Array.from({ length: 1000 }, (_, i) => vmOf(`bulk.vm${i}`, process.pid));
-    const daemon = await start({ socketPath, stateFile: writeState(stateFile, stateText(vms)), intervalMs: 200 });
+    const daemon = await start({ socketPath, stateFile: writeState(stateFile, await stateText(vms)), intervalMs: 200 });
     expect(daemon.registry.size).toBe(1000);
     const source = daemon.serveMetrics();
     const served = await eventually(() => {
