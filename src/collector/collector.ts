@@ -189,8 +189,6 @@ const DEFAULT_VMM_OPEN_ATTEMPTS = 5;
  * debugfs searched): a burst of registrations opens a tick's worth at a time, so that no tick grows with it.
  */
 const DEFAULT_VMM_OPENS_PER_TICK = 100;
-/** How many VMs a loop handles between two looks at the clock. */
-const SLICE_CHECK_EVERY = 64;
 /** A tick needs one set of rows; the snapshot being served holds another. */
 const MAX_SPARE_ROWS = 2;
 
@@ -210,12 +208,12 @@ interface Plan {
 
 const NO_COUNTERS: VmmCounters = Object.freeze({ descriptions: Object.freeze([]), values: Object.freeze([]) });
 
-/** The plan for `targets`, made in the tick's slices: at 100,000 VMs it is some tens of milliseconds of work. */
+/** The plan for `targets`, made in the tick's slices: at 100,000 VMs it takes longer than a request may wait. */
 async function planOf(targets: Targets, slicer: Slicer): Promise<Plan> {
   const rowOfVm = new Map<RegisteredVm, number>();
   const pids: number[] = [];
   for (let row = 0; row < targets.vms.length; row++) {
-    if (row % SLICE_CHECK_EVERY === 0 && slicer.due()) await slicer.next();
+    if (slicer.dueAt(row)) await slicer.next();
     const vm = targets.vms[row]!;
     rowOfVm.set(vm, row);
     pids.push(vm.pid);
@@ -224,7 +222,7 @@ async function planOf(targets: Targets, slicer: Slicer): Promise<Plan> {
   const rowOfTap = new Map<string, number>();
   const tapRowOf = (tap: string) => rowOfTap.get(tap) ?? rowOfTap.set(tap, plan.tapNames.push(tap) - 1).get(tap)!;
   for (let i = 0; i < targets.wanted.length; i++) {
-    if (i % SLICE_CHECK_EVERY === 0 && slicer.due()) await slicer.next();
+    if (slicer.dueAt(i)) await slicer.next();
     const vm = targets.wanted[i]!;
     const row = rowOfVm.get(vm);
     if (row === undefined) throw new Error(`wanted VM ${vm.name} is not among the VMs watched`);
@@ -369,7 +367,7 @@ export class Collector {
     const gone = await this.#goneVms(plan, rows.processes, slicer);
     const samples: VmSample[] = [];
     for (let i = 0; i < targets.wanted.length; i++) {
-      if (i % SLICE_CHECK_EVERY === 0 && slicer.due()) await slicer.next();
+      if (slicer.dueAt(i)) await slicer.next();
       const vm = targets.wanted[i]!;
       if (!this.#isRegisteredProcess(vm, rows.processes, plan.processRows[i]!)) continue;
       const taps = readTaps(plan.taps[i]!, plan.tapRows[i]!, rows.taps);
@@ -416,7 +414,7 @@ export class Collector {
     if (this.#vmm.size === 0 && this.#unreadableProcesses.size === 0) return;
     const watched = new Set<RegisteredVm>();
     for (let i = 0; i < vms.length; i++) {
-      if (i % SLICE_CHECK_EVERY === 0 && slicer.due()) await slicer.next();
+      if (slicer.dueAt(i)) await slicer.next();
       watched.add(vms[i]!);
     }
     for (const [vm, state] of this.#vmm) {
@@ -436,7 +434,7 @@ export class Collector {
     const gone: GoneVm[] = [];
     const vms = plan.targets.vms;
     for (let row = 0; row < vms.length; row++) {
-      if (row % SLICE_CHECK_EVERY === 0 && slicer.due()) await slicer.next();
+      if (slicer.dueAt(row)) await slicer.next();
       const vm = vms[row]!;
       if (this.#isRegisteredProcess(vm, processes, row)) {
         if (this.#unreadableProcesses.size > 0 && this.#unreadableProcesses.delete(vm)) this.#options.logger.info({ vm: vm.name, pid: vm.pid }, 'VM process readable again');
@@ -445,13 +443,13 @@ export class Collector {
       const errno = processes.errors[row]!;
       if (errno === 0) gone.push({ vm, why: 'its pid now belongs to another process' });
       else if (errno === constants.errno.ESRCH) gone.push({ vm, why: 'the process is gone' });
-      else this.#unreadable(vm, errno);
+      else this.#sayUnreadable(vm, errno);
     }
     return gone;
   }
 
   /** Said once per VM, not every tick, until it can be read again. */
-  #unreadable(vm: RegisteredVm, errno: number): void {
+  #sayUnreadable(vm: RegisteredVm, errno: number): void {
     if (this.#unreadableProcesses.has(vm)) return;
     this.#unreadableProcesses.add(vm);
     this.#options.logger.warn({ vm: vm.name, pid: vm.pid, err: processError(vm.pid, errno) }, 'cannot read the VM process: said once, until it can be read again');
@@ -463,7 +461,7 @@ export class Collector {
     this.#vmmOpen = new Set();
     this.#vmmPending = new Set();
     for (let i = 0; i < wanted.length; i++) {
-      if (i % SLICE_CHECK_EVERY === 0 && slicer.due()) await slicer.next();
+      if (slicer.dueAt(i)) await slicer.next();
       const vm = wanted[i]!;
       const state = this.#vmm.get(vm);
       if (state?.reader?.opened === true) this.#vmmOpen.add(vm);

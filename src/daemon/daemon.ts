@@ -125,7 +125,10 @@ export class StatsDaemon {
   #refusedConnections = 0;
   /** Whether the metrics endpoint serves every VM, so that each is sampled whether subscribed or not. */
   #servedWhole = false;
-  /** Counts the changes of subscriptions (and of whether every VM is served): with the registry's generation, what an audience is for. */
+  /**
+   * Counts the changes of subscriptions (and of whether every VM is served): with the registry's generation,
+   * what an audience was made for.
+   */
   #subscriptionChanges = 0;
   /** Who wants which VM, and the registry's generation and subscription changes it was made at. */
   #audience: { generation: number; subscriptionChanges: number; audience: Audience } | undefined;

@@ -140,9 +140,6 @@ function rounded(value: number): number | null {
 
 const SERIES_INDEX: Record<HistorySeries, number> = { cpu: 0, memory: 1, fromVm: 2, toVm: 3 };
 
-/** VMs recorded between two looks at the slicer's clock. */
-const SLICE_CHECK_EVERY = 64;
-
 export class OverviewHistory {
   readonly #vms = new Map<string, VmHistory>();
   /** Wall-clock time of each round, by round % RING_SLOTS. */
@@ -189,7 +186,7 @@ export class OverviewHistory {
         }
         vm.seenInRound = round;
         this.#sample(vm, round, snapshot, at.monotonicMs);
-        if (slicer !== undefined && ++count % SLICE_CHECK_EVERY === 0 && slicer.due()) await slicer.next();
+        if (slicer?.dueAt(++count) === true) await slicer.next();
       }
       for (const [name, vm] of this.#vms) if (vm.seenInRound !== round) this.#vms.delete(name);
       this.#round = round;
@@ -271,7 +268,7 @@ export class OverviewHistory {
     const vms: string[] = [];
     for (const [name, vm] of [...this.#vms]) {
       vms.push(JSON.stringify(this.#overviewOf(name, vm, head)));
-      if (slicer !== undefined && vms.length % SLICE_CHECK_EVERY === 0 && slicer.due()) await slicer.next();
+      if (slicer?.dueAt(vms.length) === true) await slicer.next();
     }
     slicer?.end();
     return `${JSON.stringify(head).slice(0, -1)},"vms":[${vms.join(',')}]}`;
