@@ -196,6 +196,8 @@ const MAX_SPARE_ROWS = 2;
 interface Plan {
   targets: Targets;
   pids: number[];
+  /** Each watched VM's row among the processes: also what tells a VM still watched. */
+  rowOfVm: Map<RegisteredVm, number>;
   /** Per wanted VM: its row among the processes. */
   processRows: number[];
   /** Every tap of the wanted VMs, once each. */
@@ -218,7 +220,7 @@ async function planOf(targets: Targets, slicer: Slicer): Promise<Plan> {
     rowOfVm.set(vm, row);
     pids.push(vm.pid);
   }
-  const plan: Plan = { targets, pids, processRows: [], tapNames: [], tapRows: [], taps: [] };
+  const plan: Plan = { targets, pids, rowOfVm, processRows: [], tapNames: [], tapRows: [], taps: [] };
   const rowOfTap = new Map<string, number>();
   const tapRowOf = (tap: string) => rowOfTap.get(tap) ?? rowOfTap.set(tap, plan.tapNames.push(tap) - 1).get(tap)!;
   for (let i = 0; i < targets.wanted.length; i++) {
@@ -404,19 +406,13 @@ export class Collector {
     const known = this.#plan?.targets;
     if (known?.vms === targets.vms && known.wanted === targets.wanted) return this.#plan!;
     this.#plan = await planOf(targets, slicer);
-    await this.#forgetAllBut(targets.vms, slicer);
+    this.#forgetAllBut(this.#plan.rowOfVm);
     await this.#trackVmm(targets.wanted, slicer);
     return this.#plan;
   }
 
   /** Drops what is kept for VMs no longer watched (removed, or replaced by a new registration). */
-  async #forgetAllBut(vms: readonly RegisteredVm[], slicer: Slicer): Promise<void> {
-    if (this.#vmm.size === 0 && this.#unreadableProcesses.size === 0) return;
-    const watched = new Set<RegisteredVm>();
-    for (let i = 0; i < vms.length; i++) {
-      if (slicer.dueAt(i)) await slicer.next();
-      watched.add(vms[i]!);
-    }
+  #forgetAllBut(watched: ReadonlyMap<RegisteredVm, number>): void {
     for (const [vm, state] of this.#vmm) {
       if (watched.has(vm)) continue;
       state.reader?.close();
