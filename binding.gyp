@@ -2,7 +2,8 @@
   "targets": [
     {
       "target_name": "vmm_stats",
-      "sources": [ "native/addon.cc", "native/host_addon.cc", "native/limits_posix.cc" ],
+      "sources": [ "native/addon.cc", "native/host_addon.cc", "native/limits_posix.cc",
+                   "native/acceptor_posix.cc" ],
       "include_dirs": [ "<!(node -p \"require('node-addon-api').include_dir\")" ],
       "defines": [ "NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS" ],
       "cflags_cc": [ "-std=c++17", "-fexceptions", "-O2", "-Wall", "-Wextra" ],
@@ -19,6 +20,8 @@
         [ "OS=='freebsd'", {
           "sources": [ "native/process_freebsd.cc", "native/interfaces_freebsd.cc", "native/freebsd_logic.cc",
                        "native/peer_freebsd.cc" ],
+          # The listening socket's accepting thread (native/acceptor_posix.cc): libthr.
+          "libraries": [ "-lpthread" ],
           "conditions": [
             [ "target_arch!='x64'", { "sources": [ "native/vmm_unsupported_freebsd.cc" ] } ]
           ]

@@ -13,6 +13,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "acceptor.h"
 #include "host_addon.h"
 #include "sampler.h"
 
@@ -467,6 +468,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new Napi::FunctionReference(Napi::Persistent(vmm_device)));
   exports.Set("VmmDevice", vmm_device);
   vmmstats::RegisterHost(env, exports);
+  vmmstats::RegisterAcceptor(env, exports);
   return exports;
 }
 

@@ -17,6 +17,9 @@ struct PeerCredentials {
 
 int GetPeerCredentials(int fd, PeerCredentials* out);
 
+// The pid of the process that connected a Unix stream socket, as the kernel recorded it at connect(2).
+int GetPeerProcess(int fd, pid_t* out);
+
 struct OpenFilesLimit {
   uint64_t soft;
   uint64_t hard;

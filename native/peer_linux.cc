@@ -16,4 +16,12 @@ int GetPeerCredentials(int fd, PeerCredentials* out) {
   return 0;
 }
 
+int GetPeerProcess(int fd, pid_t* out) {
+  struct ucred credentials {};
+  socklen_t length = sizeof credentials;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) return errno;
+  *out = credentials.pid;
+  return 0;
+}
+
 }  // namespace vmmstats

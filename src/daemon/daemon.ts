@@ -1,4 +1,4 @@
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { BurstLog } from '../log/burst.js';
 import type { Logger } from '../log/logger.js';
 import { Collector, type TickSnapshot, type VmSample } from '../collector/collector.js';
@@ -23,6 +23,7 @@ import type { MetricsSource } from '../metrics/server.js';
 import { AddLookups } from './add-lookups.js';
 import { audienceOf, type Audience } from './audience.js';
 import { Connection, type ConnectionHandlers } from './connection.js';
+import { UnixListener } from './listener.js';
 import { Registry } from './registry.js';
 import { loadState, prepareStateDirectory, StateWriter } from './state-file.js';
 import { prepareSocketPath, removeSocket, resolveGroup, resolveUser, setSocketAccess } from './socket-path.js';
@@ -117,7 +118,8 @@ export class StatsDaemon {
   readonly #encoder = new Encoder();
   /** Decodes the requests, one at a time, as they come: what they repeat (names, taps) is kept once. */
   readonly #decoder = new Decoder();
-  readonly #server: Server;
+  #listener: UnixListener | undefined;
+  readonly #unacceptable: BurstLog;
   readonly #undecodable: BurstLog;
   readonly #unreadableHeaders: BurstLog;
   #droppedOnClosed = 0;
@@ -146,7 +148,7 @@ export class StatsDaemon {
     this.registry = new Registry(() => this.#state?.changed());
     this.#collector = new Collector({ logger: options.logger, debugfsRoot: options.debugfsRoot });
     this.#schedule = new TickSchedule(options.intervalMs, () => this.#tick(), options.logger);
-    this.#server = createServer((socket) => this.#accept(socket));
+    this.#unacceptable = new BurstLog(options.logger, 'cannot accept a connection');
     this.#undecodable = new BurstLog(options.logger, 'request that does not decode');
     this.#unreadableHeaders = new BurstLog(options.logger, 'unreadable frame header: closing the connection');
   }
@@ -159,7 +161,7 @@ export class StatsDaemon {
     StatsDaemon.#raiseOpenFilesLimit(options);
     const daemon = new StatsDaemon(options, managers);
     if (options.stateFile) daemon.#restore(options.stateFile);
-    await daemon.#listen();
+    daemon.#listen();
     await setSocketAccess(options.socketPath, options.socketMode, gid);
     daemon.#schedule.start();
     options.logger.info(
@@ -290,28 +292,26 @@ export class StatsDaemon {
   async stop(): Promise<void> {
     await this.#schedule.stop();
     this.#collector.close();
-    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.#listener?.close();
     await Promise.all([...this.#connections].map((c) => c.drainAndClose(SHUTDOWN_FLUSH_MS)));
-    await closed;
     await this.#state?.flush();
     await removeSocket(this.#options.socketPath);
     this.#logger.info({ socket: this.#options.socketPath }, 'stats daemon stopped');
   }
 
-  #listen(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
-      // The socket must not be reachable by others between its creation and its chmod.
-      const umask = process.umask(0o177);
+  #listen(): void {
+    // The socket must not be reachable by others between its creation and its chmod.
+    const umask = process.umask(0o177);
+    try {
       // A burst of connections must not find the backlog full while a tick holds the event loop: the
       // kernel caps this at its somaxconn.
-      this.#server.listen({ path: this.#options.socketPath, backlog: LISTEN_BACKLOG }, () => {
-        process.umask(umask);
-        this.#server.off('error', reject);
-        this.#server.on('error', (err) => this.#logger.error({ err }, 'socket server error'));
-        resolve();
+      this.#listener = UnixListener.listen(this.#options.socketPath, LISTEN_BACKLOG, {
+        connection: (socket) => this.#accept(socket),
+        error: (err) => this.#unacceptable.note({ err }),
       });
-    });
+    } finally {
+      process.umask(umask);
+    }
   }
 
   #accept(socket: Socket): void {

@@ -1,7 +1,7 @@
 // What the daemon asks of the host beyond samples, through the addon (native/host.h).
 import type { Socket } from 'node:net';
 import { constants } from 'node:os';
-import { native, SamplerError } from './sampler.js';
+import { native, SamplerError, type NativeAcceptor } from './sampler.js';
 
 export interface PeerCredentials {
   uid: number;
@@ -26,4 +26,20 @@ export function peerCredentials(socket: Socket): PeerCredentials {
 export function raiseOpenFilesLimit(): { soft: number; hard: number; error?: SamplerError } {
   const { soft, hard, errno } = native().raiseOpenFilesLimit();
   return errno === 0 ? { soft, hard } : { soft, hard, error: new SamplerError(errno, 'cannot raise the open-files limit') };
+}
+
+/** A Unix stream socket bound at `path` and listening, as a descriptor; throws SamplerError (e.g. EADDRINUSE). */
+export function listenUnix(path: string, backlog: number): number {
+  const result = native().listenUnix(path, backlog);
+  if (typeof result === 'number') throw new SamplerError(result, `cannot listen on ${path}`);
+  return result.fd;
+}
+
+/**
+ * Accepts connections on `listeningFd`, which it then owns, on a thread of the addon: `onBatch` gets up to
+ * `perBatch` of them (descriptors) and the errno that ended the batch (0 for none), and no further batch
+ * until next() is called.
+ */
+export function acceptInBatches(listeningFd: number, perBatch: number, onBatch: (fds: number[], errno: number) => void): NativeAcceptor {
+  return new (native().Acceptor)(listeningFd, perBatch, onBatch);
 }

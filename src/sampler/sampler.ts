@@ -348,6 +348,14 @@ interface Addon {
   };
   peerCredentials(fd: number): { uid: number; gid: number } | number;
   raiseOpenFilesLimit(): { soft: number; hard: number; errno: number };
+  listenUnix(path: string, backlog: number): { fd: number } | number;
+  Acceptor: new (listeningFd: number, perBatch: number, onBatch: (fds: number[], errno: number) => void) => NativeAcceptor;
+}
+
+/** Accepts on a thread of the addon; hands over the next batch once next() is called. */
+export interface NativeAcceptor {
+  next(): void;
+  close(): void;
 }
 
 let addon: Addon | undefined;

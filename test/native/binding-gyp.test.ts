@@ -35,16 +35,16 @@ function buildFor(os: string, arch: string): { objects: string[]; libraries: str
 describe('binding.gyp', () => {
   it("builds bhyve's counters, with libvmmapi, for FreeBSD on x64", () => {
     expect(buildFor('freebsd', 'x64')).toEqual({
-      objects: ['addon.o', 'freebsd_logic.o', 'host_addon.o', 'interfaces_freebsd.o', 'limits_posix.o', 'peer_freebsd.o', 'process_freebsd.o', 'vmm_freebsd.o'],
-      libraries: ['-lvmmapi'],
+      objects: ['acceptor_posix.o', 'addon.o', 'freebsd_logic.o', 'host_addon.o', 'interfaces_freebsd.o', 'limits_posix.o', 'peer_freebsd.o', 'process_freebsd.o', 'vmm_freebsd.o'],
+      libraries: ['-lpthread', '-lvmmapi'],
     });
   });
 
   it('builds process and tap counters without libvmmapi, and the ENOTSUP stub, for FreeBSD on arm64', () => {
     expect(buildFor('freebsd', 'arm64')).toEqual({
-      objects: ['addon.o', 'freebsd_logic.o', 'host_addon.o', 'interfaces_freebsd.o', 'limits_posix.o', 'peer_freebsd.o', 'process_freebsd.o',
+      objects: ['acceptor_posix.o', 'addon.o', 'freebsd_logic.o', 'host_addon.o', 'interfaces_freebsd.o', 'limits_posix.o', 'peer_freebsd.o', 'process_freebsd.o',
         'vmm_unsupported_freebsd.o'],
-      libraries: [],
+      libraries: ['-lpthread'],
     });
   });
 
