@@ -2,7 +2,7 @@
 // every one either gets a reply or, for a header the daemon cannot read, ends its connection.
 import { readFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
-import { decodeHeader, FrameReader, HEADER_SIZE, isReplyTag } from '../../src/wire/index.js';
+import { decodeFrame, decodeHeader, FAIL_TAG, FrameReader, HEADER_SIZE, isReplyTag, Tag, type VmName } from '../../src/wire/index.js';
 
 const VECTORS = new URL('../../test/fixtures/valid.jsonl', import.meta.url);
 
@@ -64,12 +64,25 @@ export interface FuzzResult {
   closedByDaemon: number;
   /** Frames the daemon should have answered and did not: it closed the connection instead. */
   unanswered: number;
+  /** The VMs the fuzz's Adds registered (a frame that decoded as an Add and got a success), by dotted name. */
+  registered: Map<string, VmName>;
+}
+
+/** The name a frame would register, when it decodes as an Add. */
+function addedName(frame: Buffer): VmName | undefined {
+  if (frame.readUInt32BE(0) !== Tag.StatsAdd) return undefined;
+  try {
+    const { message } = decodeFrame(frame);
+    return message.kind === 'stats.add' ? message.name : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Sends `total` frames over `connections` connections, one at a time on each, reconnecting after a close. */
 export async function fuzz(socketPath: string, total: number, connections: number, seed = 1): Promise<FuzzResult> {
   const source = new FrameSource(seed);
-  const result: FuzzResult = { sent: 0, answered: 0, closedByDaemon: 0, unanswered: 0 };
+  const result: FuzzResult = { sent: 0, answered: 0, closedByDaemon: 0, unanswered: 0, registered: new Map() };
   const budget = { left: total };
   const worker = async () => {
     while (budget.left > 0) await session(socketPath, source, budget, result);
@@ -86,6 +99,7 @@ function session(socketPath: string, source: FrameSource, budget: { left: number
     let sent = 0;
     /** What the frame in flight expects: a reply, or a reply and then the end of the connection. */
     let inFlight: 'reply' | 'close' | undefined;
+    let adding: VmName | undefined;
     let done = false;
     const send = () => {
       if (budget.left <= 0 || sent >= 10_000) {
@@ -98,13 +112,16 @@ function session(socketPath: string, source: FrameSource, budget: { left: number
       sent++;
       result.sent++;
       inFlight = closes ? 'close' : 'reply';
+      adding = addedName(frame);
       socket.write(frame);
     };
     socket.on('connect', send);
     socket.on('data', (chunk: Buffer) => {
       for (const frame of reader.push(chunk)) {
-        if (!isReplyTag(decodeHeader(frame).tag)) continue; // Data, after a Subscribe that decoded
+        const { tag } = decodeHeader(frame);
+        if (!isReplyTag(tag)) continue; // Data, after a Subscribe that decoded
         result.answered++;
+        if (adding !== undefined && tag !== FAIL_TAG) result.registered.set(adding.join('.'), adding);
         const expected = inFlight;
         inFlight = undefined;
         if (expected === 'reply') send(); // after a 'close' frame, the close comes next
