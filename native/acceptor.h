@@ -11,7 +11,8 @@
 
 namespace vmmstats {
 
-// listenUnix(path, backlog): { fd } | errno; Acceptor(fd, perBatch, onBatch(fds, errno)), next(), close().
+// listenUnix(path, backlog): { fd } | errno; Acceptor(fd, perBatch, onBatch(connections, errno)), next(), close().
+// Each connection comes with its peer's credentials (host.h), read once, on the accepting thread.
 void RegisterAcceptor(Napi::Env env, Napi::Object exports);
 
 }  // namespace vmmstats

@@ -52,22 +52,31 @@ Napi::Value ListenUnix(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// A connection accepted, with who connected it as the kernel recorded it (or why that could not be read).
+struct Accepted {
+  int fd;
+  PeerCredentials peer;
+  int peer_error;
+};
+
 // Accepted connections by the process that connected them, taken one process after the other.
 class WaitingConnections {
  public:
-  void Add(pid_t pid, int fd) {
-    std::deque<int>& queue = by_process_[pid];
+  void Add(const Accepted& connection) {
+    // Connections whose pid cannot be read share one turn, that of pid 0.
+    pid_t pid = connection.peer_error == 0 ? connection.peer.pid : 0;
+    std::deque<Accepted>& queue = by_process_[pid];
     if (queue.empty()) turns_.push_back(pid);
-    queue.push_back(fd);
+    queue.push_back(connection);
     ++size_;
   }
 
-  std::vector<int> Take(size_t most) {
-    std::vector<int> taken;
+  std::vector<Accepted> Take(size_t most) {
+    std::vector<Accepted> taken;
     while (taken.size() < most && !turns_.empty()) {
       pid_t pid = turns_.front();
       turns_.pop_front();
-      std::deque<int>& queue = by_process_[pid];
+      std::deque<Accepted>& queue = by_process_[pid];
       taken.push_back(queue.front());
       queue.pop_front();
       if (queue.empty()) by_process_.erase(pid);
@@ -78,16 +87,29 @@ class WaitingConnections {
   }
 
   void CloseAll() {
-    for (int fd : Take(size_)) close(fd);
+    for (const Accepted& connection : Take(size_)) close(connection.fd);
   }
 
   size_t size() const { return size_; }
 
  private:
-  std::unordered_map<pid_t, std::deque<int>> by_process_;
+  std::unordered_map<pid_t, std::deque<Accepted>> by_process_;
   std::deque<pid_t> turns_;
   size_t size_ = 0;
 };
+
+// { fd, uid, gid } when the peer's credentials could be read, { fd, errno } otherwise.
+Napi::Object ConnectionObject(Napi::Env env, const Accepted& connection) {
+  Napi::Object object = Napi::Object::New(env);
+  object.Set("fd", Napi::Number::New(env, connection.fd));
+  if (connection.peer_error != 0) {
+    object.Set("errno", Napi::Number::New(env, connection.peer_error));
+  } else {
+    object.Set("uid", Napi::Number::New(env, connection.peer.uid));
+    object.Set("gid", Napi::Number::New(env, connection.peer.gid));
+  }
+  return object;
+}
 
 // What the accepting thread and JavaScript share, guarded by `mutex`; it outlives the Acceptor until the
 // last call queued to JavaScript has run.
@@ -110,18 +132,18 @@ struct Shared {
 
   // On the JavaScript thread: the next batch to onBatch.
   void Hand(Napi::Env env, Napi::Function onBatch) {
-    std::vector<int> fds;
+    std::vector<Accepted> connections;
     int taken_error;
     {
       std::lock_guard<std::mutex> lock(mutex);
       if (env == nullptr || stopping) return;
-      fds = waiting.Take(per_batch);
+      connections = waiting.Take(per_batch);
       taken_error = error;
       error = 0;
       room.notify_one();
     }
-    Napi::Array array = Napi::Array::New(env, fds.size());
-    for (size_t i = 0; i < fds.size(); ++i) array.Set(i, Napi::Number::New(env, fds[i]));
+    Napi::Array array = Napi::Array::New(env, connections.size());
+    for (size_t i = 0; i < connections.size(); ++i) array.Set(i, ConnectionObject(env, connections[i]));
     try {
       onBatch.Call({array, Napi::Number::New(env, taken_error)});
     } catch (const Napi::Error& thrown) {
@@ -137,8 +159,9 @@ class Acceptor : public Napi::ObjectWrap<Acceptor> {
                        {InstanceMethod<&Acceptor::Next>("next"), InstanceMethod<&Acceptor::Close>("close")});
   }
 
-  // new Acceptor(listeningFd: number, perBatch: number, onBatch: (fds: number[], errno: number) => void): no
-  // batch follows until next() is called, so that JavaScript says when its event loop may take another.
+  // new Acceptor(listeningFd: number, perBatch: number, onBatch: (connections, errno: number) => void), each
+  // connection { fd, uid, gid } or { fd, errno }: no batch follows until next() is called, so that JavaScript
+  // says when its event loop may take another.
   explicit Acceptor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Acceptor>(info) {
     Napi::Env env = info.Env();
     if (!info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsFunction()) {
@@ -221,7 +244,7 @@ class Acceptor : public Napi::ObjectWrap<Acceptor> {
 
   // Accepts until the backlog is empty or kMaxWaiting wait; the errno that ended it, 0 for EAGAIN.
   int AcceptWhatWaits() {
-    std::vector<std::pair<pid_t, int>> accepted;
+    std::vector<Accepted> accepted;
     int error = 0;
     size_t room = kMaxWaiting - WaitingNow();
     while (accepted.size() < room) {
@@ -231,12 +254,12 @@ class Acceptor : public Napi::ObjectWrap<Acceptor> {
         if (errno != EAGAIN && errno != EWOULDBLOCK) error = errno;
         break;
       }
-      pid_t pid = 0;  // connections whose pid cannot be read share one turn
-      GetPeerProcess(fd, &pid);
-      accepted.emplace_back(pid, fd);
+      Accepted connection{fd, {}, 0};
+      connection.peer_error = GetPeerCredentials(fd, &connection.peer);
+      accepted.push_back(connection);
     }
     std::lock_guard<std::mutex> lock(shared_->mutex);
-    for (auto [pid, fd] : accepted) shared_->waiting.Add(pid, fd);
+    for (const Accepted& connection : accepted) shared_->waiting.Add(connection);
     if (error != 0) shared_->error = error;
     shared_->OfferLocked();
     return error;

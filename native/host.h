@@ -8,17 +8,15 @@
 
 namespace vmmstats {
 
-// The effective user and group of the process that connected a Unix stream socket, as the kernel
-// recorded them at connect(2): they cannot be forged by the peer.
+// The effective user and group, and the pid, of the process that connected a Unix stream socket, as the
+// kernel recorded them at connect(2): they cannot be forged by the peer.
 struct PeerCredentials {
   uid_t uid;
   gid_t gid;
+  pid_t pid;
 };
 
 int GetPeerCredentials(int fd, PeerCredentials* out);
-
-// The pid of the process that connected a Unix stream socket, as the kernel recorded it at connect(2).
-int GetPeerProcess(int fd, pid_t* out);
 
 struct OpenFilesLimit {
   uint64_t soft;

@@ -13,14 +13,7 @@ int GetPeerCredentials(int fd, PeerCredentials* out) {
   if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) return errno;
   out->uid = credentials.uid;
   out->gid = credentials.gid;
-  return 0;
-}
-
-int GetPeerProcess(int fd, pid_t* out) {
-  struct ucred credentials {};
-  socklen_t length = sizeof credentials;
-  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) return errno;
-  *out = credentials.pid;
+  out->pid = credentials.pid;
   return 0;
 }
 

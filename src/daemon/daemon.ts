@@ -4,7 +4,7 @@ import type { Logger } from '../log/logger.js';
 import { Collector, type TickSnapshot, type VmSample } from '../collector/collector.js';
 import { Slicer } from '../loop/slicer.js';
 import { TickSchedule } from '../collector/schedule.js';
-import { peerCredentials, raiseOpenFilesLimit, type PeerCredentials } from '../sampler/host.js';
+import { raiseOpenFilesLimit, type PeerCredentials } from '../sampler/host.js';
 import { sampleProcesses, SamplerError } from '../sampler/sampler.js';
 import { isPid, vmNameOf, vmNameProblem, type RegisteredVm, type VmName } from '../vm/vm.js';
 import {
@@ -306,7 +306,7 @@ export class StatsDaemon {
       // A burst of connections must not find the backlog full while a tick holds the event loop: the
       // kernel caps this at its somaxconn.
       this.#listener = UnixListener.listen(this.#options.socketPath, LISTEN_BACKLOG, {
-        connection: (socket) => this.#accept(socket),
+        connection: (socket, peer) => this.#accept(socket, peer),
         error: (err) => this.#unacceptable.note({ err }),
       });
     } finally {
@@ -314,7 +314,7 @@ export class StatsDaemon {
     }
   }
 
-  #accept(socket: Socket): void {
+  #accept(socket: Socket, peer: PeerCredentials | SamplerError): void {
     if (this.#connections.size >= this.#options.maxConnections) {
       this.#refuse(socket);
       return;
@@ -325,7 +325,7 @@ export class StatsDaemon {
     }
     const { maxFrameSize, maxQueuedBytes, idleTimeoutMs } = this.#options;
     const limits = { maxFrameSize, maxQueuedBytes, idleTimeoutMs };
-    const connection = new Connection(socket, limits, this.#logger, this.#handlers, this.#peerOf(socket));
+    const connection = new Connection(socket, limits, this.#logger, this.#handlers, this.#peerOf(peer));
     this.#connections.add(connection);
     this.#logger.debug({ connections: this.#connections.size }, 'connection accepted');
     socket.once('close', () => {
@@ -336,13 +336,10 @@ export class StatsDaemon {
     });
   }
 
-  #peerOf(socket: Socket): PeerCredentials | undefined {
-    try {
-      return peerCredentials(socket);
-    } catch (err) {
-      this.#logger.warn({ err }, 'cannot tell who connected: the connection may subscribe only');
-      return undefined;
-    }
+  #peerOf(peer: PeerCredentials | SamplerError): PeerCredentials | undefined {
+    if (!(peer instanceof SamplerError)) return peer;
+    this.#logger.warn({ err: peer }, 'cannot tell who connected: the connection may subscribe only');
+    return undefined;
   }
 
   /** One failure frame saying why, then closed; logged once for the whole burst of refusals. */

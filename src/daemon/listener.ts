@@ -4,14 +4,15 @@
 // each connecting process in turn (native/acceptor.h).
 import { closeSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { acceptInBatches, listenUnix } from '../sampler/host.js';
-import { SamplerError, type NativeAcceptor } from '../sampler/sampler.js';
+import { acceptInBatches, listenUnix, type PeerCredentials } from '../sampler/host.js';
+import { SamplerError, type AcceptedConnection, type NativeAcceptor } from '../sampler/sampler.js';
 
 /** New connections taken per turn of the event loop: what a crowd connecting costs the others' turn. */
 const CONNECTIONS_PER_TURN = 16;
 
 export interface ListenerEvents {
-  connection(socket: Socket): void;
+  /** A new connection, and who connected it (as the kernel says), or why that could not be read. */
+  connection(socket: Socket, peer: PeerCredentials | SamplerError): void;
   /** A connection that could not be accepted (EMFILE and the like); accepting goes on after a pause. */
   error(err: Error): void;
 }
@@ -23,7 +24,7 @@ export class UnixListener {
 
   private constructor(listeningFd: number, events: ListenerEvents) {
     this.#events = events;
-    this.#acceptor = acceptInBatches(listeningFd, CONNECTIONS_PER_TURN, (fds, errno) => this.#take(fds, errno));
+    this.#acceptor = acceptInBatches(listeningFd, CONNECTIONS_PER_TURN, (connections, errno) => this.#take(connections, errno));
   }
 
   /** Binds `path` (which must not exist) and listens; throws SamplerError, e.g. EADDRINUSE. */
@@ -37,9 +38,9 @@ export class UnixListener {
     this.#acceptor.close();
   }
 
-  #take(fds: number[], errno: number): void {
+  #take(connections: AcceptedConnection[], errno: number): void {
     try {
-      for (const fd of fds) this.#adopt(fd);
+      for (const connection of connections) this.#adopt(connection);
       if (errno !== 0) this.#events.error(new SamplerError(errno, 'cannot accept a connection'));
     } finally {
       // The next batch waits for the next turn, after the connections already open have been read.
@@ -47,7 +48,8 @@ export class UnixListener {
     }
   }
 
-  #adopt(fd: number): void {
+  #adopt(connection: AcceptedConnection): void {
+    const { fd } = connection;
     if (this.#closed) {
       closeSync(fd);
       return;
@@ -60,6 +62,9 @@ export class UnixListener {
       this.#events.error(err as Error);
       return;
     }
-    this.#events.connection(socket);
+    const peer = 'errno' in connection
+      ? new SamplerError(connection.errno, 'cannot read the peer credentials of a connection')
+      : { uid: connection.uid, gid: connection.gid };
+    this.#events.connection(socket, peer);
   }
 }

@@ -1,25 +1,13 @@
 // What the daemon asks of the host beyond samples, through the addon (native/host.h).
-import type { Socket } from 'node:net';
-import { constants } from 'node:os';
-import { native, SamplerError, type NativeAcceptor } from './sampler.js';
-
-export interface PeerCredentials {
-  uid: number;
-  gid: number;
-}
+import { native, SamplerError, type AcceptedConnection, type NativeAcceptor } from './sampler.js';
 
 /**
  * The effective uid and gid of the process at the other end of a connected Unix socket, as the kernel
- * recorded them at connect(2) (SO_PEERCRED on Linux, getpeereid on FreeBSD). Throws SamplerError when they
- * cannot be had, e.g. for a socket that is not a Unix socket.
+ * recorded them at connect(2) (SO_PEERCRED on Linux, LOCAL_PEERCRED on FreeBSD).
  */
-export function peerCredentials(socket: Socket): PeerCredentials {
-  // Node keeps the descriptor on the socket's libuv handle and offers no public way to it.
-  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  if (fd === undefined || fd < 0) throw new SamplerError(constants.errno.EBADF, 'no file descriptor behind the socket');
-  const result = native().peerCredentials(fd);
-  if (typeof result === 'number') throw new SamplerError(result, 'cannot read the peer credentials of a connection');
-  return result;
+export interface PeerCredentials {
+  uid: number;
+  gid: number;
 }
 
 /** Raises the soft open-files limit to the hard one; the limit in force afterwards, and why raising failed. */
@@ -37,9 +25,11 @@ export function listenUnix(path: string, backlog: number): number {
 
 /**
  * Accepts connections on `listeningFd`, which it then owns, on a thread of the addon: `onBatch` gets up to
- * `perBatch` of them (descriptors) and the errno that ended the batch (0 for none), and no further batch
- * until next() is called.
+ * `perBatch` of them (each a descriptor with its peer's credentials, or the errno that kept them unread) and
+ * the errno that ended the batch (0 for none), and no further batch until next() is called.
  */
-export function acceptInBatches(listeningFd: number, perBatch: number, onBatch: (fds: number[], errno: number) => void): NativeAcceptor {
+export function acceptInBatches(
+  listeningFd: number, perBatch: number, onBatch: (connections: AcceptedConnection[], errno: number) => void,
+): NativeAcceptor {
   return new (native().Acceptor)(listeningFd, perBatch, onBatch);
 }

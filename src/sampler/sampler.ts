@@ -346,11 +346,13 @@ interface Addon {
     /** outcomes[i]: 0 read, an errno when the read failed (the device is closed), -errno when the open did. */
     readInBackground(devices: readonly NativeVmmDevice[], outcomes: Int32Array): Promise<number>;
   };
-  peerCredentials(fd: number): { uid: number; gid: number } | number;
   raiseOpenFilesLimit(): { soft: number; hard: number; errno: number };
   listenUnix(path: string, backlog: number): { fd: number } | number;
-  Acceptor: new (listeningFd: number, perBatch: number, onBatch: (fds: number[], errno: number) => void) => NativeAcceptor;
+  Acceptor: new (listeningFd: number, perBatch: number, onBatch: (connections: AcceptedConnection[], errno: number) => void) => NativeAcceptor;
 }
+
+/** A connection the addon accepted: its descriptor, and who connected it or why that could not be read. */
+export type AcceptedConnection = { fd: number; uid: number; gid: number } | { fd: number; errno: number };
 
 /** Accepts on a thread of the addon; hands over the next batch once next() is called. */
 export interface NativeAcceptor {

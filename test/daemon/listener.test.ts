@@ -46,10 +46,12 @@ describe('the daemon\'s listening socket', () => {
   it('takes a crowd\'s connections in turns with another process\'s, so that the crowd does not hold it back', async () => {
     const socketPath = join(dir, 'stats.sock');
     const accepted: Socket[] = [];
+    const peers: unknown[] = [];
     let mineAt = -1;
     listener = UnixListener.listen(socketPath, 4096, {
-      connection: (socket) => {
+      connection: (socket, peer) => {
         const at = accepted.push(socket) - 1;
+        peers.push(peer);
         socket.once('data', () => (mineAt = at));
       },
       error: (err) => { throw err; },
@@ -65,6 +67,8 @@ describe('the daemon\'s listening socket', () => {
     await eventually(() => (mineAt >= 0 ? true : undefined), 10_000, 'this process\'s connection taken');
     // First come, first served would take it last, after the crowd's 2000.
     expect(mineAt).toBeLessThan(100);
+    // Who connected, as the kernel recorded it on the accepting thread.
+    expect(peers[mineAt]).toEqual({ uid: process.getuid!(), gid: process.getgid!() });
     await eventually(() => (accepted.length === crowdSize + 1 ? true : undefined), 20_000, 'every connection taken');
     for (const socket of accepted) socket.destroy();
   });
