@@ -397,10 +397,14 @@ export function checkAddonRows(addon: Pick<Addon, 'processFieldNames' | 'interfa
   mismatch('interface', addon.interfaceFieldNames, INTERFACE_ROW_NAMES);
 }
 
+/** Rows a SampleRows holds at least. */
+const MIN_SAMPLE_ROWS = 16;
+
 /**
  * What the sampler fills: `count` rows of u64 fields (`words` shows each as two 32-bit words in this
- * machine's order) and an errno per row. Reallocated only when a call needs more rows than any before,
- * so a caller that keeps one samples every tick without allocating.
+ * machine's order) and an errno per row. Reallocated only when a call needs more rows than it holds, or
+ * fewer than a quarter of them, so a caller that keeps one samples every tick without allocating, and a
+ * burst of VMs gone again does not keep the largest arrays of the daemon at their peak.
  */
 export class SampleRows {
   rows = new BigUint64Array(0);
@@ -414,15 +418,18 @@ export class SampleRows {
 
   fit(count: number, fields: number): this {
     this.fields = fields;
-    if (this.errors.length < count || this.rows.length < count * fields) {
-      this.pidsOf = undefined;
-      const capacity = Math.max(count, this.errors.length * 2, 16);
-      this.rows = new BigUint64Array(capacity * fields);
-      this.words = new Uint32Array(this.rows.buffer);
-      this.errors = new Int32Array(capacity);
-      this.pids = new Int32Array(capacity);
-    }
+    const held = this.errors.length;
+    if (held < count || this.rows.length < count * fields) this.#allocate(Math.max(count, held * 2, MIN_SAMPLE_ROWS), fields);
+    else if (held > MIN_SAMPLE_ROWS && count * 4 < held) this.#allocate(Math.max(count * 2, MIN_SAMPLE_ROWS), fields);
     return this;
+  }
+
+  #allocate(capacity: number, fields: number): void {
+    this.pidsOf = undefined;
+    this.rows = new BigUint64Array(capacity * fields);
+    this.words = new Uint32Array(this.rows.buffer);
+    this.errors = new Int32Array(capacity);
+    this.pids = new Int32Array(capacity);
   }
 }
 

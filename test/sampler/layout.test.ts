@@ -60,3 +60,21 @@ describe('the addon rows and the layouts', () => {
     for (const { key } of IFDATA_LAYOUT) expect(ifdata[key]).toEqual(ifDataAt(taps, 0, 'tap1')[key]);
   });
 });
+
+describe('SampleRows', () => {
+  it('keeps its arrays while the rows asked for fit, and gives them back when a quarter would do', () => {
+    const rows = new SampleRows().fit(100_000, 4);
+    const peak = rows.rows;
+    expect(peak.length).toBeGreaterThanOrEqual(400_000);
+    // Tick after tick at the same size, or somewhat fewer: the same memory, nothing allocated.
+    expect(rows.fit(100_000, 4).rows).toBe(peak);
+    expect(rows.fit(30_000, 4).rows).toBe(peak);
+    // The burst of VMs is gone: the arrays shrink, with room to grow again before reallocating.
+    rows.fit(1000, 4);
+    expect(rows.rows.length).toBe(2000 * 4);
+    expect(rows.errors.length).toBe(2000);
+    expect(rows.pids.length).toBe(2000);
+    expect(rows.words.buffer).toBe(rows.rows.buffer);
+    expect(rows.fit(1500, 4).rows.length).toBe(2000 * 4);
+  });
+});
